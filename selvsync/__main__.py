@@ -1,0 +1,5 @@
+import sys
+
+from selvsync.cli import main
+
+sys.exit(main())

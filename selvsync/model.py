@@ -1,0 +1,124 @@
+"""Plain data that flows from configuration to plan: no I/O, no validation, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selvsync.errors import Position
+from selvsync.yaml import PathKey
+
+# Per-client settings that belong to selvsync, not to Digdir; everything else in a client
+# mapping is a Digdir field sent to the API as written.
+SELVSYNC_CLIENT_SETTINGS = frozenset(
+    {"extends", "keys", "protect", "allow_replace", "client_id", "merchant", "secret_max_age_days"}
+)
+
+EMULATOR = "emulator"
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """octoDNS-style thresholds for destructive changes (deactivate, replace)."""
+
+    max_destroy_percent: int = 30
+    min_managed_for_percent: int = 10
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    name: str
+    api: str
+    prefix: str = "/api/v1"
+    production: bool = False
+    issuer: str | None = None
+    token_endpoint: str | None = None
+    auth: dict[str, Any] | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    safety: SafetyLimits = SafetyLimits()
+    secrets: dict[str, Any] | None = None
+    merchant_api: bool = False
+    concurrency: int = 4
+    emulator_db: Path | None = None
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.api == EMULATOR
+
+
+@dataclass(frozen=True)
+class Merchant:
+    """Merchant data Digdir needs per integration: notification points and invoice details."""
+
+    notification_emails: tuple[str, ...] = ()
+    invoice: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"notification_emails": list(self.notification_emails)}
+        out["invoice"] = dict(self.invoice) if self.invoice else None
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not self.notification_emails and not self.invoice
+
+
+@dataclass
+class DesiredClient:
+    """One client as the YAML declares it for one environment, fully resolved."""
+
+    key: str
+    fields: dict[str, Any]
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    key_files: list[str] = field(default_factory=list)
+    protect: bool = False
+    allow_replace: bool = False
+    client_id: str | None = None
+    merchant: Merchant | None = None
+    secret_max_age_days: int | None = None
+    extends: str | None = None
+    origins: dict[PathKey, Position] = field(default_factory=dict, repr=False)
+
+    def locate(self, path: PathKey = ()) -> Position | None:
+        for i in range(len(path), -1, -1):
+            pos = self.origins.get(path[:i])
+            if pos is not None:
+                return pos
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """selvsync's own settings for this client, as `show` prints them."""
+        out: dict[str, Any] = {}
+        if self.extends:
+            out["extends"] = self.extends
+        if self.client_id:
+            out["client_id"] = self.client_id
+        if self.protect:
+            out["protect"] = True
+        if self.allow_replace:
+            out["allow_replace"] = True
+        if self.key_files:
+            out["keys"] = list(self.key_files)
+        if self.secret_max_age_days is not None:
+            out["secret_max_age_days"] = self.secret_max_age_days
+        return out
+
+
+@dataclass
+class DesiredState:
+    """Everything declared for one environment."""
+
+    environment: EnvironmentSettings
+    clients: dict[str, DesiredClient] = field(default_factory=dict)
+    merchant: Merchant = Merchant()
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Project:
+    root: Path
+    orgno: str
+    owner: str
+    environments: dict[str, EnvironmentSettings]
+    states: dict[str, DesiredState] = field(default_factory=dict)
