@@ -8,6 +8,7 @@ for ``plan --detailed-exitcode``), and every SelvsyncError exits with its own co
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +16,14 @@ from typing import Any
 
 import click
 
-from selvsync import __version__
+from selvsync import __version__, planfile
+from selvsync.apply import ApplyReport, Status, apply_plan
 from selvsync.config import load_project
-from selvsync.errors import ConfigError, ExitCode, SelvsyncError
+from selvsync.connect import default_factory
+from selvsync.engine import Session, plan_project, read_snapshot
+from selvsync.errors import ConfigError, ExitCode, SelvsyncError, StalePlanError, UnsafePlanError
 from selvsync.model import Project
+from selvsync.plan import Plan
 from selvsync.yaml import dump
 
 
@@ -82,6 +87,147 @@ def show(directory: Path, envs: tuple[str, ...]) -> int:
         }
     click.echo(dump(out), nl=False)
     return ExitCode.OK
+
+
+def _color(stream: Any) -> bool:
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _render(plan: Plan, fmt: str, color: bool) -> str:
+    from selvsync import render
+    if fmt == "json":
+        return render.render_json(plan)
+    if fmt == "markdown":
+        return render.render_markdown(plan, json_hint="Run `selvsync plan --format json` for the full plan.")
+    return render.render_text(plan, color=color)
+
+
+def _explain_refusals(plan: Plan, force: bool) -> list[str]:
+    reasons = plan.refusals(force=force)
+    for reason in reasons:
+        click.echo(f"refused: {reason}", err=True)
+    return reasons
+
+
+@cli.command()
+@_project_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Output format of the plan on stdout.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the plan to this file, for `selvsync apply PLANFILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when there are none.")
+def plan(directory: Path, envs: tuple[str, ...], fmt: str, out: Path | None,
+         detailed_exitcode: bool) -> int:
+    """Read live state and print what apply would change."""
+    project = _load(directory, envs)
+    with Session(project, default_factory(project), command="plan") as session:
+        result = plan_project(session)
+    click.echo(_render(result, fmt, _color(sys.stdout)), nl=False)
+    if out is not None:
+        planfile.write(result, out)
+        _progress(f"plan written to {out}")
+    if _explain_refusals(result, force=False):
+        _progress("apply would refuse this plan (exit 4); see above")
+        return ExitCode.REFUSED
+    if detailed_exitcode and not result.empty:
+        return ExitCode.CHANGES
+    return ExitCode.OK
+
+
+@cli.command()
+@_project_options
+@click.argument("planfile_path", metavar="[PLANFILE]", required=False,
+                type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--force", is_flag=True,
+              help="Apply even when the plan exceeds the safety limits or touches protected "
+                   "clients.")
+@click.option("--continue-on-error", is_flag=True,
+              help="After a failure, carry on with the remaining independent changes.")
+def apply(directory: Path, envs: tuple[str, ...], planfile_path: Path | None,
+          auto_approve: bool, force: bool, continue_on_error: bool) -> int:
+    """Create, update and deactivate clients so that live state matches the YAML."""
+    from selvsync import render
+
+    project = _load(directory, envs)
+    with Session(project, default_factory(project), command="apply") as session:
+        if planfile_path is not None:
+            result = _saved_plan(session, planfile_path)
+        else:
+            result = plan_project(session)
+        if result.empty:
+            click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
+            return ExitCode.OK
+        if _explain_refusals(result, force=force):
+            raise UnsafePlanError("the plan is unsafe; nothing was applied "
+                                  "(fix the YAML, or pass --force for the safety limits)")
+        click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
+        if not auto_approve:
+            _confirm(len(result.changes))
+        report = apply_plan(session, result, continue_on_error=continue_on_error,
+                            progress=_progress)
+        click.echo(_report_table(report))
+        leftover = plan_project(session)
+    if not report.ok:
+        applied = report.count(Status.APPLIED)
+        click.echo("Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True)
+        return ExitCode.PARTIAL if applied else ExitCode.ERROR
+    if not leftover.empty:
+        click.echo("After apply, live state still differs from the configuration:", err=True)
+        click.echo(render.render_text(leftover, color=False), err=True, nl=False)
+        return ExitCode.PARTIAL
+    click.echo("Apply complete: live state matches the configuration.")
+    return ExitCode.OK
+
+
+def _saved_plan(session: Session, path: Path) -> Plan:
+    saved = planfile.read(path)
+    project = session.project
+    if (saved.orgno, saved.owner) != (project.orgno, project.owner):
+        raise StalePlanError(f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
+                             f"not {project.orgno} / {project.owner}")
+    snapshots = {}
+    for env in saved.environments:
+        if env.name not in project.states:
+            raise StalePlanError(f"{path} holds environment '{env.name}', which is not selected "
+                                 "or not declared")
+        snapshots[env.name] = read_snapshot(session.client(env.name), planfile.jwks_ids(env),
+                                            project.environments[env.name].concurrency)
+    planfile.check_fresh(saved, snapshots)
+    return saved
+
+
+def _confirm(count: int) -> None:
+    if not sys.stdin.isatty():
+        raise UnsafePlanError("no terminal to confirm on; review the plan and pass "
+                              "--auto-approve (or apply a saved PLANFILE) to apply without asking")
+    answer = click.prompt(f"Apply these {count} changes? Only 'yes' is accepted", default="",
+                          show_default=False, err=True)
+    if answer.strip() != "yes":
+        raise click.Abort()
+
+
+def _report_table(report: ApplyReport) -> str:
+    rows = [("environment", "key", "action", "result", "client_id")]
+    for outcome in report.outcomes:
+        change = outcome.change
+        rows.append((change.environment, change.key, str(change.action), str(outcome.status),
+                     outcome.client_id or change.client_id or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+             for row in rows]
+    for outcome in report.outcomes:
+        if outcome.status == Status.FAILED:
+            lines.append(f"failed: {outcome.change.environment}/{outcome.change.key}: "
+                         f"{outcome.message}")
+    lines.append(f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
+                 f"{report.count(Status.NOT_ATTEMPTED)} not attempted")
+    return "\n".join(lines)
 
 
 def _register_optional_commands() -> None:

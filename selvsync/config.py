@@ -77,7 +77,12 @@ class _Source:
 
     def origins(self) -> dict[PathKey, Position]:
         n = len(self.prefix)
-        return {p[n:]: pos for p, pos in self.doc.positions.items() if p[:n] == self.prefix}
+        out = {p[n:]: pos for p, pos in self.doc.positions.items() if p[:n] == self.prefix}
+        # Problems with the whole client (a missing field) point at its key's line.
+        key_pos = self.doc.key_positions.get(self.prefix)
+        if key_pos is not None:
+            out[()] = key_pos
+        return out
 
 
 class _ProjectLoader:
@@ -334,10 +339,13 @@ class _ProjectLoader:
                 return None
             body, origins = _merge(_lookup(base), base.origins(), body, origins)
             body.pop("extends", None)
+        before = len(self.errors)
         body = subst.apply(body, origins, field)
         locate = _locator(origins)
-        self.errors.extend(rules.check_client(key, body, production=env.production,
-                                              locate=locate, field_prefix=field))
+        if len(self.errors) == before:
+            # Skip the rules when a variable is undefined: they would only repeat that error.
+            self.errors.extend(rules.check_client(key, body, production=env.production,
+                                                  locate=locate, field_prefix=field))
         fields = {k: v for k, v in body.items() if k not in SELVSYNC_CLIENT_SETTINGS}
         client = DesiredClient(
             key=key,

@@ -1,0 +1,236 @@
+"""Carry out a plan: phases in a safe order, bounded concurrency, honest partial results.
+
+Order per environment: creates (then their keys and secrets), adoptions and updates, key and
+secret changes, replacements (new client first, old one after), deactivations last. On the
+first failure no new work starts (in-flight calls finish) unless ``continue_on_error``; every
+change ends as applied, failed or not attempted, so the report says exactly what happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from selvsync.api_errors import AmbiguousWriteError, ApiError
+from selvsync.client import DigdirClient
+from selvsync.errors import SelvsyncError, UnsafePlanError
+from selvsync.marker import classify_owner, compose, parse
+from selvsync.plan import APPLY_PHASES, Action, Change, Plan
+from selvsync.secret import Secret
+from selvsync.secrets import SecretSink, SecretSinkError, sink_for
+
+from selvsync.engine import Session
+
+Progress = Callable[[str], None]
+
+
+class Status(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: Status = Status.NOT_ATTEMPTED
+    message: str = ""
+    client_id: str | None = None
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == Status.APPLIED for o in self.outcomes)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+def preflight(session: Session, plan: Plan) -> dict[str, SecretSink]:
+    """Check every secret sink the plan will need before any write happens."""
+    sinks: dict[str, SecretSink] = {}
+    for env in plan.environments:
+        needs = [c for c in env.changes if c.returns_secret or c.action == Action.ROTATE_SECRET]
+        if not needs:
+            continue
+        settings = session.project.environments[env.name]
+        sink = sink_for(settings.secrets, session.project.root)
+        if sink is None:
+            keys = ", ".join(sorted({c.key for c in needs}))
+            raise UnsafePlanError(
+                f"{env.name}: {keys} will receive a client secret from Digdir, but the "
+                "environment has no `secrets:` sink; add `secrets: {file: ...}` or "
+                "`secrets: {command: [...]}` to it in selvsync.yaml")
+        sink.preflight()
+        sinks[env.name] = sink
+    return sinks
+
+
+def apply_plan(session: Session, plan: Plan, *, continue_on_error: bool = False,
+               progress: Progress = lambda _: None) -> ApplyReport:
+    sinks = preflight(session, plan)
+    report = ApplyReport()
+    stop = threading.Event()
+    for env in plan.environments:
+        if not env.changes:
+            continue
+        runner = _Runner(session, env.name, sinks.get(env.name), stop, continue_on_error, progress)
+        report.outcomes.extend(runner.run(env.changes))
+    return report
+
+
+class _Runner:
+    def __init__(self, session: Session, env: str, sink: SecretSink | None,
+                 stop: threading.Event, continue_on_error: bool, progress: Progress) -> None:
+        self.session = session
+        self.env = env
+        self.client: DigdirClient = session.client(env)
+        self.owner = session.project.owner
+        self.sink = sink
+        self.stop = stop
+        self.continue_on_error = continue_on_error
+        self.progress = progress
+        self.failed_keys: set[str] = set()
+        self._lock = threading.Lock()
+        self.concurrency = session.project.environments[env].concurrency
+
+    def run(self, changes: list[Change]) -> list[Outcome]:
+        outcomes = {id(c): Outcome(c) for c in changes}
+        for phase in APPLY_PHASES:
+            batch = [c for c in changes if c.action in phase]
+            if not batch:
+                continue
+            with ThreadPoolExecutor(max_workers=self.concurrency,
+                                    thread_name_prefix=f"apply-{self.env}") as pool:
+                list(pool.map(lambda c: self._attempt(c, outcomes[id(c)]), batch))
+        return [outcomes[id(c)] for c in changes]
+
+    def _attempt(self, change: Change, outcome: Outcome) -> None:
+        with self._lock:
+            blocked = change.key in self.failed_keys
+        if blocked or (self.stop.is_set() and not self.continue_on_error):
+            outcome.message = "an earlier change failed" if blocked else "stopped after a failure"
+            return
+        label = f"{self.env}: {change.action} {change.key}"
+        self.progress(f"{label} ...")
+        try:
+            outcome.client_id = self._do(change)
+            outcome.status = Status.APPLIED
+            self.progress(f"{label}: done")
+        except SelvsyncError as exc:
+            outcome.status = Status.FAILED
+            outcome.message = str(exc)
+            with self._lock:
+                self.failed_keys.add(change.key)
+            self.stop.set()
+            self.progress(f"{label}: FAILED")
+
+    # -- one change ---------------------------------------------------------------------
+
+    def _do(self, change: Change) -> str | None:
+        action = change.action
+        if action == Action.CREATE:
+            return self._create(change)
+        if action in (Action.UPDATE, Action.ADOPT):
+            assert change.client_id and change.body is not None
+            result = self.client.update_client(change.client_id, change.body)
+            if result.secret is not None:
+                self._store_secret(change, change.client_id, result.secret)
+            return change.client_id
+        if action == Action.UPDATE_KEYS:
+            assert change.client_id
+            if change.jwks:
+                self.client.replace_jwks(change.client_id, change.jwks)
+            else:
+                self.client.delete_jwks(change.client_id)
+            return change.client_id
+        if action == Action.REPLACE:
+            assert change.client_id
+            new_id = self._create(change, exclude=change.client_id)
+            self.client.deactivate_client(change.client_id)
+            return new_id
+        if action == Action.DEACTIVATE:
+            assert change.client_id
+            self.client.deactivate_client(change.client_id)
+            return change.client_id
+        if action == Action.ROTATE_SECRET:
+            assert change.client_id
+            return self._rotate(change, change.client_id)
+        raise SelvsyncError(f"{self.env}: {change.key}: action {action} cannot be applied here")
+
+    def _create(self, change: Change, exclude: str | None = None) -> str:
+        assert change.body is not None
+        body = dict(change.body)
+        secret: Secret | None
+        try:
+            result = self.client.create_client(body, marker=change.key)
+            cid, secret = str(result.client["client_id"]), result.secret
+        except AmbiguousWriteError:
+            cid, secret = self._recover_create(change, body, exclude)
+        if change.jwks:
+            self.client.replace_jwks(cid, change.jwks)
+        if secret is not None:
+            self._store_secret(change, cid, secret)
+        return cid
+
+    def _recover_create(self, change: Change, body: dict[str, Any],
+                        exclude: str | None) -> tuple[str, Secret | None]:
+        """The create may or may not have happened: look for our marker before anything else."""
+        self.progress(f"{self.env}: create {change.key}: outcome unknown, looking for it")
+        found = self._find_marked(change.key, exclude)
+        if found is None:
+            # Not there: the request never took effect, so one more attempt is safe.
+            result = self.client.create_client(body, marker=change.key)
+            return str(result.client["client_id"]), result.secret
+        if change.returns_secret:
+            # The secret was in the lost response: rotate so that no credential is lost.
+            return found, self.client.rotate_secret(found)
+        return found, None
+
+    def _find_marked(self, key: str, exclude: str | None) -> str | None:
+        for live in self.client.list_clients():
+            if live.get("active") is False or live.get("client_id") == exclude:
+                continue
+            marker, _ = classify_owner(live.get("description"), self.owner)
+            if marker is not None and marker.key == key:
+                return str(live["client_id"])
+        return None
+
+    def _rotate(self, change: Change, client_id: str) -> str:
+        secret = self.client.rotate_secret(client_id)
+        self._store_secret(change, client_id, secret)
+        if change.body is not None:
+            # Record the rotation date in the marker: the only state that survives.
+            human, marker = parse(change.body.get("description"))
+            if marker is not None:
+                today = datetime.now(UTC).strftime("%Y-%m-%d")
+                body = dict(change.body)
+                body["description"] = compose(human, marker.with_(rotated=today))
+                self.client.update_client(client_id, body)
+        return client_id
+
+    def _store_secret(self, change: Change, client_id: str, secret: Secret) -> None:
+        if self.sink is None:
+            raise SecretSinkError(
+                f"{self.env}: {change.key} ({client_id}) received a client secret but no sink "
+                f"is configured; run `selvsync rotate-secret --env {self.env} {change.key}` "
+                "after configuring `secrets:`")
+        try:
+            self.sink.put(self.env, change.key, client_id, secret)
+        except SecretSinkError as exc:
+            raise SecretSinkError(
+                f"{self.env}: {change.key} ({client_id}) was written but its new secret could "
+                f"not be stored ({exc}); the secret is lost: fix the sink, then run "
+                f"`selvsync rotate-secret --env {self.env} {change.key}`") from None
+
+
+__all__ = ["ApiError", "ApplyReport", "Outcome", "Status", "apply_plan", "preflight"]

@@ -1,0 +1,104 @@
+"""Normalise desired and live clients and compare them field by field.
+
+Digdir fills defaults (lifetimes, openid/profile scopes), may reorder lists and returns
+read-only fields; without normalisation every plan after an apply would show a diff. Rules:
+
+* only writable fields are compared; read-only ones (client_id, created, ...) never differ;
+* redirect URIs, logout URIs, scopes and grant types are sets;
+* a field the YAML omits equals the live value when that value is Digdir's default for the
+  kind of client, or absent;
+* login clients always get ``openid`` and ``profile``: they are added to the declared scopes
+  before comparing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from selvsync import rules
+
+WRITABLE_FIELDS: tuple[str, ...] = (
+    "integration_type",
+    "application_type",
+    "client_name",
+    "description",
+    "client_uri",
+    "logo_uri",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "scopes",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
+    "authorization_lifetime",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "refresh_token_usage",
+    "sso_disabled",
+    "code_challenge_method",
+)
+SET_FIELDS = frozenset({"grant_types", "scopes", "redirect_uris", "post_logout_redirect_uris"})
+IMMUTABLE_FIELDS = frozenset({"integration_type"})
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field's before and after. Lists are sorted; ``None`` means absent."""
+
+    field: str
+    before: Any
+    after: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def writable(client: Mapping[str, Any]) -> dict[str, Any]:
+    """The writable Digdir fields of a client, as sent in a POST or PUT body."""
+    return {k: client[k] for k in WRITABLE_FIELDS if k in client and client[k] is not None}
+
+
+def _canonical(field: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if field in SET_FIELDS:
+        items = sorted({str(v) for v in value})
+        return items or None
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldChange]:
+    """Field-level changes needed to turn ``live`` into ``desired`` (writable fields only)."""
+    body = writable(desired)
+    itype = str(body.get("integration_type", ""))
+    defaults = rules.effective_defaults(itype, body.get("application_type"))
+    added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
+    changes: list[FieldChange] = []
+    for field in WRITABLE_FIELDS:
+        have = _canonical(field, live.get(field))
+        if field in body:
+            want = _canonical(field, body[field])
+            if field == "scopes" and added:
+                want = sorted(set(want or ()) | added)
+        else:
+            want = _canonical(field, defaults.get(field))
+            # Omitted in YAML: equal when live holds Digdir's default or nothing at all.
+            if have is None:
+                continue
+        if want != have:
+            changes.append(FieldChange(field, have, want))
+    return changes
+
+
+def deep_changes(before: Any, after: Any) -> list[str]:
+    """Human-readable paths that differ between two JSON-like values (for plan-file checks)."""
+    diff = DeepDiff(before, after, ignore_order=True, view="tree")
+    return sorted({item.path() for items in diff.values() for item in items})

@@ -1,0 +1,106 @@
+"""Read live state and build plans: one listing per environment, environments in parallel.
+
+Requests are kept to the minimum: one ``GET /clients?inactive=true`` per environment (it holds
+active and deactivated clients, so the plan can say when a declared client was deactivated),
+plus ``GET /jwks`` only for live clients whose YAML declares keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from selvsync.client import DigdirClient
+from selvsync.connect import ClientFactory
+from selvsync.marker import classify_owner
+from selvsync.model import DesiredState, Project
+from selvsync.plan import EnvironmentPlan, LiveSnapshot, Plan, build_environment_plan
+
+
+@dataclass
+class Session:
+    """One run: one API client (and so one token) per environment, reused by every step."""
+
+    project: Project
+    factory: ClientFactory
+    command: str = "plan"
+    _clients: dict[str, DigdirClient] = field(default_factory=dict)
+
+    def client(self, env: str) -> DigdirClient:
+        if env not in self._clients:
+            self._clients[env] = self.factory(self.project.environments[env], self.command)
+        return self._clients[env]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_live(client: DigdirClient, state: DesiredState, owner: str) -> LiveSnapshot:
+    """The listing, plus the key sets the plan needs to compare declared keys."""
+    clients = client.list_clients(inactive=True)
+    wanted = _ids_needing_keys(clients, state, owner)
+    return LiveSnapshot(clients, read_jwks(client, wanted, state.environment.concurrency))
+
+
+def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -> LiveSnapshot:
+    """The listing plus the named key sets (to re-check a saved plan)."""
+    clients = client.list_clients(inactive=True)
+    present = {str(c.get("client_id")) for c in clients}
+    wanted = [cid for cid in jwks_ids if cid in present]
+    return LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
+
+
+def read_jwks(client: DigdirClient, ids: list[str],
+              concurrency: int) -> dict[str, list[dict[str, Any]]]:
+    jwks: dict[str, list[dict[str, Any]]] = {}
+    if not ids:
+        return jwks
+    workers = max(1, min(concurrency, len(ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jwks") as pool:
+        for cid, body in zip(ids, pool.map(client.get_jwks, ids), strict=True):
+            keys = body.get("keys") if isinstance(body, dict) else None
+            jwks[cid] = [k for k in keys or [] if isinstance(k, dict)]
+    return jwks
+
+
+def _ids_needing_keys(clients: Iterable[dict[str, Any]], state: DesiredState,
+                      owner: str) -> list[str]:
+    with_keys = {key for key, c in state.clients.items() if c.key_files}
+    adopt_ids = {c.client_id: key for key, c in state.clients.items() if c.client_id}
+    out: list[str] = []
+    for live in clients:
+        if live.get("active") is False:
+            continue
+        cid = str(live.get("client_id"))
+        marker, _ = classify_owner(live.get("description"), owner)
+        key = marker.key if marker is not None else adopt_ids.get(cid)
+        if key is not None and key in with_keys:
+            out.append(cid)
+    return sorted(out)
+
+
+def plan_environment(session: Session, name: str) -> tuple[EnvironmentPlan, LiveSnapshot]:
+    state = session.project.states[name]
+    live = read_live(session.client(name), state, session.project.owner)
+    return build_environment_plan(state, session.project.owner, live), live
+
+
+def plan_project(session: Session, names: Iterable[str] | None = None) -> Plan:
+    """Plan every (or the named) environment, concurrently; order follows selvsync.yaml."""
+    project = session.project
+    selected = [n for n in project.states if names is None or n in set(names)]
+    for name in selected:
+        session.client(name)  # open clients up front: factories need not be thread-safe
+    with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="plan") as pool:
+        results = list(pool.map(lambda n: plan_environment(session, n)[0], selected))
+    return Plan(project.orgno, project.owner, results)
