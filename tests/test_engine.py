@@ -1,0 +1,295 @@
+"""Plan and apply against the emulator: convergence, ownership, safety, faults, plan files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import ProjectDir, idporten, make_emulator, raw_clients
+
+from selvsync import planfile
+from selvsync.apply import Status, apply_plan
+from selvsync.emulator import Emulator
+from selvsync.engine import plan_project, read_snapshot
+from selvsync.errors import StalePlanError
+from selvsync.marker import parse
+from selvsync.plan import Action, Plan
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return make_emulator(shuffle_lists=True, seed=7)
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> ProjectDir:
+    return ProjectDir(tmp_path / "p")
+
+
+def plan_of(proj: ProjectDir, emu: Emulator) -> Plan:
+    with proj.session(emu, "plan") as session:
+        return plan_project(session)
+
+
+def apply_all(proj: ProjectDir, emu: Emulator, **options: Any) -> Any:
+    with proj.session(emu) as session:
+        plan = plan_project(session)
+        return plan, apply_plan(session, plan, **options)
+
+
+def actions(plan: Plan) -> list[tuple[str, str]]:
+    return sorted((c.key, str(c.action)) for c in plan.changes)
+
+
+def active(emu: Emulator) -> list[dict[str, Any]]:
+    return [c for c in raw_clients(emu) if c.get("active", True)]
+
+
+def test_quickstart_converges_with_shuffled_lists_and_server_defaults(tmp_path: Path,
+                                                                      emu: Emulator) -> None:
+    import shutil
+
+    from harness import EXAMPLES
+
+    root = tmp_path / "qs"
+    shutil.copytree(EXAMPLES / "quickstart", root)
+    proj = ProjectDir.__new__(ProjectDir)
+    proj.root = root
+    plan, report = apply_all(proj, emu)
+    assert sorted(c.action for c in plan.changes) == [Action.CREATE] * 5
+    assert report.ok, [o.message for o in report.outcomes]
+    again = plan_of(proj, emu)
+    assert again.empty, [(c.key, c.action, c.fields) for c in again.changes]
+    assert len(active(emu)) == 5
+
+
+def test_update_shows_field_level_change(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({"web": idporten("Web")})
+    apply_all(proj, emu)
+    proj.write({"web": idporten("Web", client_name="Web 2", scopes=["openid", "profile", "eidas"])})
+    plan = plan_of(proj, emu)
+    (change,) = plan.changes
+    assert change.action == Action.UPDATE
+    fields = {f.field: (f.before, f.after) for f in change.fields}
+    assert fields["client_name"] == ("Web", "Web 2")
+    assert fields["scopes"] == (["openid", "profile"], ["eidas", "openid", "profile"])
+    _, report = apply_all(proj, emu)
+    assert report.ok
+    assert plan_of(proj, emu).empty
+
+
+def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(proj: ProjectDir,
+                                                                      emu: Emulator) -> None:
+    import httpx
+
+    from harness import TOKEN
+
+    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        for description in ("made by hand", "prod-gcp:team:app",
+                            "x [selvsync:v1 o=team-b k=web]"):
+            body = idporten("Other", description=description)
+            assert http.post("/api/v1/clients", json=body, headers=headers).status_code == 201
+    before = {c["client_id"]: c for c in raw_clients(emu)}
+    proj.write({"web": idporten("Web"), "gone": idporten("Gone")})
+    apply_all(proj, emu)
+    proj.write({"web": idporten("Web")})
+    plan = plan_of(proj, emu)
+    assert actions(plan) == [("gone", "deactivate")]
+    assert plan.environments[0].counts["foreign"] == 2
+    assert plan.environments[0].counts["unmarked"] == 1
+    apply_all(proj, emu)
+    after = {c["client_id"]: c for c in raw_clients(emu)}
+    for cid, client in before.items():
+        assert after[cid] == client  # never written
+    assert plan_of(proj, emu).empty
+
+
+def test_adopt_writes_only_the_marker(proj: ProjectDir, emu: Emulator) -> None:
+    import httpx
+
+    from harness import TOKEN
+
+    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
+        response = http.post("/api/v1/clients", json=idporten("Legacy", description="hand made"),
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+        cid = response.json()["client_id"]
+    proj.write({"legacy": idporten("Legacy", description="hand made", client_id=cid)})
+    plan = plan_of(proj, emu)
+    (change,) = plan.changes
+    assert change.action == Action.ADOPT
+    assert [f.field for f in change.fields] == ["description"]
+    _, report = apply_all(proj, emu)
+    assert report.ok
+    (live,) = active(emu)
+    human, marker = parse(live["description"])
+    assert human == "hand made" and marker is not None and marker.key == "legacy"
+    assert plan_of(proj, emu).empty
+
+
+def test_integration_type_change_needs_opt_in(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({"web": idporten("Web")})
+    apply_all(proj, emu)
+    proj.write({"web": idporten("Web", integration_type="ansattporten")})
+    plan = plan_of(proj, emu)
+    assert actions(plan) == [("web", "replace")]
+    assert any("allow_replace" in b for b in plan.environments[0].blockers)
+    proj.write({"web": idporten("Web", integration_type="ansattporten", allow_replace=True)})
+    plan, report = apply_all(proj, emu)
+    assert not plan.refusals()
+    assert report.ok
+    clients = raw_clients(emu)
+    assert sorted((c["integration_type"], c["active"]) for c in clients) == [
+        ("ansattporten", True), ("idporten", False)]
+    assert plan_of(proj, emu).empty
+
+
+def test_deactivated_but_declared_becomes_a_new_create(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({"web": idporten("Web")})
+    apply_all(proj, emu)
+    proj.write({})
+    apply_all(proj, emu)
+    proj.write({"web": idporten("Web")})
+    plan = plan_of(proj, emu)
+    (change,) = plan.changes
+    assert change.action == Action.CREATE
+    assert any("deactivated client with this key exists" in n for n in change.notes)
+
+
+def test_safety_limit_on_mass_deactivation(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(10)})
+    apply_all(proj, emu)
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(6)})
+    plan = plan_of(proj, emu)
+    assert len(plan.changes) == 4
+    (reason,) = plan.refusals()
+    assert "4 of 10 managed clients" in reason and "limit 30 %" in reason
+    assert plan.refusals(force=True) == []
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(8)})
+    assert plan_of(proj, emu).refusals() == []
+
+
+def test_protected_client_refused_even_after_leaving_yaml(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({"web": idporten("Web", protect=True)})
+    apply_all(proj, emu)
+    proj.write({})
+    plan = plan_of(proj, emu)
+    assert any("protected" in r for r in plan.refusals())
+    assert plan.refusals(force=True) == []
+
+
+def test_create_commit_then_drop_ends_with_one_client(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({"web": idporten("Web")})
+    emu.faults.add("drop", method="POST", path="/api/v1/clients", times=1)
+    _, report = apply_all(proj, emu)
+    assert report.ok, [o.message for o in report.outcomes]
+    assert len(active(emu)) == 1
+    assert plan_of(proj, emu).empty
+
+
+def test_secret_client_ambiguous_create_rotates_into_sink(proj: ProjectDir, emu: Emulator) -> None:
+    import json
+
+    proj.write({"sak": idporten("Sak", token_endpoint_auth_method="client_secret_basic")})
+    emu.faults.add("drop", method="POST", path="/api/v1/clients", times=1)
+    _, report = apply_all(proj, emu)
+    assert report.ok, [o.message for o in report.outcomes]
+    (live,) = active(emu)
+    stored = json.loads((proj.root / ".selvsync" / "secrets.json").read_text())
+    assert stored["test"]["sak"]["client_id"] == live["client_id"]
+    assert stored["test"]["sak"]["client_secret"]
+    assert emu.counters().get("POST /clients/{id}/secret", 0) == 1
+
+
+def test_failure_midway_gives_partial_and_rerun_converges(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(10)})
+    session_concurrency = 1
+    text = (proj.root / "selvsync.yaml").read_text()
+    (proj.root / "selvsync.yaml").write_text(
+        text + f"    concurrency: {session_concurrency}\n")
+    with proj.session(emu) as session:
+        plan = plan_project(session)
+        # Let four creates through, then make the emulator reject the fifth with a 400.
+        ok_first = 4
+        original = session.client("test").create_client
+        calls = {"n": 0}
+
+        def flaky(body: dict[str, Any], **kw: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == ok_first + 1:
+                emu.faults.add("status", method="POST", path="/api/v1/clients", status=400,
+                               times=1)
+            return original(body, **kw)
+
+        session.client("test").create_client = flaky  # type: ignore[method-assign]
+        report = apply_plan(session, plan)
+    assert report.count(Status.APPLIED) == 4
+    assert report.count(Status.FAILED) == 1
+    assert report.count(Status.NOT_ATTEMPTED) == 5
+    assert len(active(emu)) == 4
+    remaining = plan_of(proj, emu)
+    assert len(remaining.changes) == 6
+    _, report = apply_all(proj, emu)
+    assert report.ok
+    assert len(active(emu)) == 10
+    assert plan_of(proj, emu).empty
+
+
+def test_plan_file_refuses_when_live_state_moved(proj: ProjectDir, emu: Emulator,
+                                                 tmp_path: Path) -> None:
+    import httpx
+
+    from harness import TOKEN
+
+    proj.write({"web": idporten("Web")})
+    apply_all(proj, emu)
+    proj.write({"web": idporten("Web", client_name="Web 2")})
+    plan = plan_of(proj, emu)
+    path = tmp_path / "plan.json"
+    planfile.write(plan, path)
+    cid = plan.changes[0].client_id
+    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
+        live = http.get(f"/api/v1/clients/{cid}", headers={"Authorization": f"Bearer {TOKEN}"})
+        body = {k: v for k, v in live.json().items()
+                if k not in ("client_id", "client_orgno", "created", "last_updated", "active",
+                             "jwks_uri", "supplier_orgno")}
+        body["client_name"] = "Changed by hand"
+        assert http.put(f"/api/v1/clients/{cid}", json=body,
+                        headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    saved = planfile.read(path)
+    counters_before = emu.counters()
+    with proj.session(emu) as session:
+        snaps = {e.name: read_snapshot(session.client(e.name), planfile.jwks_ids(e), 4)
+                 for e in saved.environments}
+        with pytest.raises(StalePlanError, match=f"client {cid} changed"):
+            planfile.check_fresh(saved, snaps)
+    writes = {k: v for k, v in emu.counters().items() if not k.startswith("GET")}
+    assert writes == {k: v for k, v in counters_before.items() if not k.startswith("GET")}
+
+
+def test_plan_file_applied_twice_never_duplicates(proj: ProjectDir, emu: Emulator,
+                                                  tmp_path: Path) -> None:
+    proj.write({"web": idporten("Web")})
+    path = tmp_path / "plan.json"
+    planfile.write(plan_of(proj, emu), path)
+    for attempt in range(2):
+        saved = planfile.read(path)
+        with proj.session(emu) as session:
+            snaps = {e.name: read_snapshot(session.client(e.name), [], 4)
+                     for e in saved.environments}
+            if attempt == 0:
+                planfile.check_fresh(saved, snaps)
+                assert apply_plan(session, saved).ok
+            else:
+                with pytest.raises(StalePlanError, match="planned for create but now exists"):
+                    planfile.check_fresh(saved, snaps)
+    assert len(active(emu)) == 1
+
+
+def test_one_listing_per_environment(proj: ProjectDir, emu: Emulator) -> None:
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(5)})
+    apply_all(proj, emu)
+    emu.reset_counters()
+    assert plan_of(proj, emu).empty
+    assert emu.counters() == {"GET /clients": 1}
