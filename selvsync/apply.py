@@ -18,6 +18,7 @@ from typing import Any
 
 from selvsync.api_errors import AmbiguousWriteError, ApiError
 from selvsync.client import DigdirClient
+from selvsync.diff import SECRET_METHODS, writable
 from selvsync.errors import SelvsyncError, UnsafePlanError
 from selvsync.marker import classify_owner, compose, parse
 from selvsync.plan import APPLY_PHASES, Action, Change, Plan
@@ -233,4 +234,39 @@ class _Runner:
                 f"`selvsync rotate-secret --env {self.env} {change.key}`") from None
 
 
-__all__ = ["ApiError", "ApplyReport", "Outcome", "Status", "apply_plan", "preflight"]
+def rotate_secret_now(session: Session, env: str, key: str,
+                      progress: Progress = lambda _: None) -> str:
+    """Rotate one managed client's secret on demand; returns its client_id.
+
+    Only the marker's rotation date is written besides the rotation itself: the PUT carries the
+    live client's own fields, so unrelated YAML changes are never applied behind a plan.
+    """
+    client = session.client(env)
+    owner = session.project.owner
+    target = None
+    for live in client.list_clients():
+        marker, _ = classify_owner(live.get("description"), owner)
+        if live.get("active") is not False and marker is not None and marker.key == key:
+            target = live
+            break
+    if target is None:
+        raise SelvsyncError(f"{env}: no active client managed by selvsync with key '{key}'; "
+                            "run `selvsync plan` to see the managed clients")
+    method = target.get("token_endpoint_auth_method")
+    if method not in SECRET_METHODS:
+        raise SelvsyncError(f"{env}: '{key}' authenticates with {method}, which has no client "
+                            "secret to rotate")
+    cid = str(target["client_id"])
+    body = writable(target)
+    change = Change(env, key, Action.ROTATE_SECRET, cid, body=body)
+    sink = sink_for(session.project.environments[env].secrets, session.project.root)
+    if sink is None:
+        raise UnsafePlanError(f"{env}: no `secrets:` sink is configured; the new secret would "
+                              "be lost, so nothing was rotated")
+    sink.preflight()
+    runner = _Runner(session, env, sink, threading.Event(), False, progress)
+    return runner._rotate(change, cid)
+
+
+__all__ = ["ApiError", "ApplyReport", "Outcome", "Status", "apply_plan", "preflight",
+           "rotate_secret_now"]

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from selvsync import __version__, planfile
-from selvsync.apply import ApplyReport, Status, apply_plan
+from selvsync.apply import ApplyReport, Status, apply_plan, rotate_secret_now
 from selvsync.config import load_project
 from selvsync.connect import default_factory
 from selvsync.engine import Session, plan_project, read_snapshot
@@ -182,6 +182,23 @@ def apply(directory: Path, envs: tuple[str, ...], planfile_path: Path | None,
         click.echo(render.render_text(leftover, color=False), err=True, nl=False)
         return ExitCode.PARTIAL
     click.echo("Apply complete: live state matches the configuration.")
+    return ExitCode.OK
+
+
+@cli.command("rotate-secret")
+@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Project directory.")
+@click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment.")
+@click.argument("key")
+def rotate_secret(directory: Path, env: str, key: str) -> int:
+    """Rotate the client secret of KEY now; the new secret goes to the secret sink."""
+    project = _load(directory, [env])
+    with Session(project, default_factory(project), command="apply") as session:
+        cid = rotate_secret_now(session, env, key, progress=_progress)
+    sink = project.environments[env].secrets or {}
+    where = f"file {sink['file']}" if "file" in sink else "the secret command"
+    click.echo(f"{env}: rotated the secret of {key} ({cid}); the new secret went to {where}. "
+               "Digdir keeps the old one working for about 30 minutes.")
     return ExitCode.OK
 
 

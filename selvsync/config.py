@@ -89,6 +89,8 @@ class _ProjectLoader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.errors: list[Diagnostic] = []
+        # Where the schema already complained: the rules would only say it again.
+        self.schema_spots: set[tuple[Position | None, str]] = set()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class _ProjectLoader:
             return None
         found = schema.validate(doc, kind)
         self.errors.extend(found)
+        self.schema_spots.update((d.position, d.field) for d in found)
         if doc.data is None:
             doc.data = {}
         if not isinstance(doc.data, dict):
@@ -344,8 +347,10 @@ class _ProjectLoader:
         locate = _locator(origins)
         if len(self.errors) == before:
             # Skip the rules when a variable is undefined: they would only repeat that error.
-            self.errors.extend(rules.check_client(key, body, production=env.production,
-                                                  locate=locate, field_prefix=field))
+            self.errors.extend(
+                d for d in rules.check_client(key, body, production=env.production,
+                                              locate=locate, field_prefix=field)
+                if (d.position, d.field) not in self.schema_spots)
         fields = {k: v for k, v in body.items() if k not in SELVSYNC_CLIENT_SETTINGS}
         client = DesiredClient(
             key=key,
