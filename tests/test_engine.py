@@ -293,3 +293,52 @@ def test_one_listing_per_environment(proj: ProjectDir, emu: Emulator) -> None:
     emu.reset_counters()
     assert plan_of(proj, emu).empty
     assert emu.counters() == {"GET /clients": 1}
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "status", "status": 500},        # not committed: re-list finds nothing, retry once
+    {"kind": "commit_status", "status": 502},  # committed, answer lost: re-list finds it
+    {"kind": "drop"},                          # committed, connection reset
+])
+def test_ambiguous_create_never_duplicates(proj: ProjectDir, emu: Emulator,
+                                           fault: dict[str, Any]) -> None:
+    proj.write({"web": idporten("Web")})
+    options = dict(fault)
+    emu.faults.add(options.pop("kind"), method="POST", path="/api/v1/clients", times=1, **options)
+    _, report = apply_all(proj, emu)
+    assert report.ok, [o.message for o in report.outcomes]
+    assert len(active(emu)) == 1
+    assert plan_of(proj, emu).empty
+
+
+def test_key_file_change_plans_update_keys(proj: ProjectDir, emu: Emulator) -> None:
+    import shutil
+
+    from harness import EXAMPLES
+
+    proj.copy_keys(EXAMPLES / "quickstart" / "keys")
+    proj.write({"m2m": {"integration_type": "maskinporten", "client_name": "M2M",
+                        "token_endpoint_auth_method": "private_key_jwt",
+                        "scopes": ["org:api.read"], "keys": "keys/skatt-api.jwks.json"}})
+    apply_all(proj, emu)
+    assert plan_of(proj, emu).empty
+    shutil.copy(proj.root / "keys" / "krr-oppslag.jwks.json", proj.root / "keys" / "skatt-api.jwks.json")
+    plan = plan_of(proj, emu)
+    (change,) = plan.changes
+    assert change.action == Action.UPDATE_KEYS
+    assert change.keys_added[0].startswith("krr-oppslag-")
+    assert change.keys_removed[0].startswith("skatt-api-")
+    _, report = apply_all(proj, emu)
+    assert report.ok
+    assert plan_of(proj, emu).empty
+
+
+def test_continue_on_error_carries_on(proj: ProjectDir, emu: Emulator) -> None:
+    text = (proj.root / "selvsync.yaml").read_text()
+    (proj.root / "selvsync.yaml").write_text(text + "    concurrency: 1\n")
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(4)})
+    emu.faults.add("status", method="POST", path="/api/v1/clients", status=400, times=1)
+    _, report = apply_all(proj, emu, continue_on_error=True)
+    assert report.count(Status.FAILED) == 1
+    assert report.count(Status.APPLIED) == 3
+    assert len(active(emu)) == 3
