@@ -19,13 +19,12 @@ from typing import Any
 from selvsync.api_errors import AmbiguousWriteError, ApiError
 from selvsync.client import DigdirClient
 from selvsync.diff import SECRET_METHODS, writable
+from selvsync.engine import Session
 from selvsync.errors import SelvsyncError, UnsafePlanError
 from selvsync.marker import classify_owner, compose, parse
 from selvsync.plan import APPLY_PHASES, Action, Change, Plan
 from selvsync.secret import Secret
 from selvsync.secrets import SecretSink, SecretSinkError, sink_for
-
-from selvsync.engine import Session
 
 Progress = Callable[[str], None]
 
@@ -70,14 +69,20 @@ def preflight(session: Session, plan: Plan) -> dict[str, SecretSink]:
             raise UnsafePlanError(
                 f"{env.name}: {keys} will receive a client secret from Digdir, but the "
                 "environment has no `secrets:` sink; add `secrets: {file: ...}` or "
-                "`secrets: {command: [...]}` to it in selvsync.yaml")
+                "`secrets: {command: [...]}` to it in selvsync.yaml"
+            )
         sink.preflight()
         sinks[env.name] = sink
     return sinks
 
 
-def apply_plan(session: Session, plan: Plan, *, continue_on_error: bool = False,
-               progress: Progress = lambda _: None) -> ApplyReport:
+def apply_plan(
+    session: Session,
+    plan: Plan,
+    *,
+    continue_on_error: bool = False,
+    progress: Progress = lambda _: None,
+) -> ApplyReport:
     sinks = preflight(session, plan)
     report = ApplyReport()
     stop = threading.Event()
@@ -90,8 +95,15 @@ def apply_plan(session: Session, plan: Plan, *, continue_on_error: bool = False,
 
 
 class _Runner:
-    def __init__(self, session: Session, env: str, sink: SecretSink | None,
-                 stop: threading.Event, continue_on_error: bool, progress: Progress) -> None:
+    def __init__(
+        self,
+        session: Session,
+        env: str,
+        sink: SecretSink | None,
+        stop: threading.Event,
+        continue_on_error: bool,
+        progress: Progress,
+    ) -> None:
         self.session = session
         self.env = env
         self.client: DigdirClient = session.client(env)
@@ -110,8 +122,9 @@ class _Runner:
             batch = [c for c in changes if c.action in phase]
             if not batch:
                 continue
-            with ThreadPoolExecutor(max_workers=self.concurrency,
-                                    thread_name_prefix=f"apply-{self.env}") as pool:
+            with ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix=f"apply-{self.env}"
+            ) as pool:
                 list(pool.map(lambda c: self._attempt(c, outcomes[id(c)]), batch))
         return [outcomes[id(c)] for c in changes]
 
@@ -183,8 +196,9 @@ class _Runner:
             self._store_secret(change, cid, secret)
         return cid
 
-    def _recover_create(self, change: Change, body: dict[str, Any],
-                        exclude: str | None) -> tuple[str, Secret | None]:
+    def _recover_create(
+        self, change: Change, body: dict[str, Any], exclude: str | None
+    ) -> tuple[str, Secret | None]:
         """The create may or may not have happened: look for our marker before anything else."""
         self.progress(f"{self.env}: create {change.key}: outcome unknown, looking for it")
         found = self._find_marked(change.key, exclude)
@@ -224,18 +238,21 @@ class _Runner:
             raise SecretSinkError(
                 f"{self.env}: {change.key} ({client_id}) received a client secret but no sink "
                 f"is configured; run `selvsync rotate-secret --env {self.env} {change.key}` "
-                "after configuring `secrets:`")
+                "after configuring `secrets:`"
+            )
         try:
             self.sink.put(self.env, change.key, client_id, secret)
         except SecretSinkError as exc:
             raise SecretSinkError(
                 f"{self.env}: {change.key} ({client_id}) was written but its new secret could "
                 f"not be stored ({exc}); the secret is lost: fix the sink, then run "
-                f"`selvsync rotate-secret --env {self.env} {change.key}`") from None
+                f"`selvsync rotate-secret --env {self.env} {change.key}`"
+            ) from None
 
 
-def rotate_secret_now(session: Session, env: str, key: str,
-                      progress: Progress = lambda _: None) -> str:
+def rotate_secret_now(
+    session: Session, env: str, key: str, progress: Progress = lambda _: None
+) -> str:
     """Rotate one managed client's secret on demand; returns its client_id.
 
     Only the marker's rotation date is written besides the rotation itself: the PUT carries the
@@ -250,23 +267,35 @@ def rotate_secret_now(session: Session, env: str, key: str,
             target = live
             break
     if target is None:
-        raise SelvsyncError(f"{env}: no active client managed by selvsync with key '{key}'; "
-                            "run `selvsync plan` to see the managed clients")
+        raise SelvsyncError(
+            f"{env}: no active client managed by selvsync with key '{key}'; "
+            "run `selvsync plan` to see the managed clients"
+        )
     method = target.get("token_endpoint_auth_method")
     if method not in SECRET_METHODS:
-        raise SelvsyncError(f"{env}: '{key}' authenticates with {method}, which has no client "
-                            "secret to rotate")
+        raise SelvsyncError(
+            f"{env}: '{key}' authenticates with {method}, which has no client secret to rotate"
+        )
     cid = str(target["client_id"])
     body = writable(target)
     change = Change(env, key, Action.ROTATE_SECRET, cid, body=body)
     sink = sink_for(session.project.environments[env].secrets, session.project.root)
     if sink is None:
-        raise UnsafePlanError(f"{env}: no `secrets:` sink is configured; the new secret would "
-                              "be lost, so nothing was rotated")
+        raise UnsafePlanError(
+            f"{env}: no `secrets:` sink is configured; the new secret would "
+            "be lost, so nothing was rotated"
+        )
     sink.preflight()
     runner = _Runner(session, env, sink, threading.Event(), False, progress)
     return runner._rotate(change, cid)
 
 
-__all__ = ["ApiError", "ApplyReport", "Outcome", "Status", "apply_plan", "preflight",
-           "rotate_secret_now"]
+__all__ = [
+    "ApiError",
+    "ApplyReport",
+    "Outcome",
+    "Status",
+    "apply_plan",
+    "preflight",
+    "rotate_secret_now",
+]

@@ -29,12 +29,20 @@ from selvsync.yaml import dump
 
 def _project_options(func: Any) -> Any:
     func = click.option(
-        "--env", "-e", "envs", multiple=True, metavar="ENV",
+        "--env",
+        "-e",
+        "envs",
+        multiple=True,
+        metavar="ENV",
         help="Environment to work on (repeatable). Default: every environment in selvsync.yaml.",
     )(func)
     func = click.option(
-        "-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-        show_default=True, help="Project directory (holds selvsync.yaml).",
+        "-C",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="Project directory (holds selvsync.yaml).",
     )(func)
     return func
 
@@ -45,7 +53,9 @@ def _project_options(func: Any) -> Any:
 def cli(verbose: int) -> None:
     """Declare Digdir clients as YAML; plan and apply them."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def _load(directory: Path, envs: Sequence[str]) -> Project:
@@ -99,10 +109,13 @@ def _progress(message: str) -> None:
 
 def _render(plan: Plan, fmt: str, color: bool) -> str:
     from selvsync import render
+
     if fmt == "json":
         return render.render_json(plan)
     if fmt == "markdown":
-        return render.render_markdown(plan, json_hint="Run `selvsync plan --format json` for the full plan.")
+        return render.render_markdown(
+            plan, json_hint="Run `selvsync plan --format json` for the full plan."
+        )
     return render.render_text(plan, color=color)
 
 
@@ -115,14 +128,28 @@ def _explain_refusals(plan: Plan, force: bool) -> list[str]:
 
 @cli.command()
 @_project_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Output format of the plan on stdout.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the plan to this file, for `selvsync apply PLANFILE`.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 2 when there are changes, 0 when there are none.")
-def plan(directory: Path, envs: tuple[str, ...], fmt: str, out: Path | None,
-         detailed_exitcode: bool) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format of the plan on stdout.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan to this file, for `selvsync apply PLANFILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none.",
+)
+def plan(
+    directory: Path, envs: tuple[str, ...], fmt: str, out: Path | None, detailed_exitcode: bool
+) -> int:
     """Read live state and print what apply would change."""
     project = _load(directory, envs)
     with Session(project, default_factory(project), command="plan") as session:
@@ -141,16 +168,31 @@ def plan(directory: Path, envs: tuple[str, ...], fmt: str, out: Path | None,
 
 @cli.command()
 @_project_options
-@click.argument("planfile_path", metavar="[PLANFILE]", required=False,
-                type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument(
+    "planfile_path",
+    metavar="[PLANFILE]",
+    required=False,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--force", is_flag=True,
-              help="Apply even when the plan exceeds the safety limits or touches protected "
-                   "clients.")
-@click.option("--continue-on-error", is_flag=True,
-              help="After a failure, carry on with the remaining independent changes.")
-def apply(directory: Path, envs: tuple[str, ...], planfile_path: Path | None,
-          auto_approve: bool, force: bool, continue_on_error: bool) -> int:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply even when the plan exceeds the safety limits or touches protected clients.",
+)
+@click.option(
+    "--continue-on-error",
+    is_flag=True,
+    help="After a failure, carry on with the remaining independent changes.",
+)
+def apply(
+    directory: Path,
+    envs: tuple[str, ...],
+    planfile_path: Path | None,
+    auto_approve: bool,
+    force: bool,
+    continue_on_error: bool,
+) -> int:
     """Create, update and deactivate clients so that live state matches the YAML."""
     from selvsync import render
 
@@ -164,18 +206,23 @@ def apply(directory: Path, envs: tuple[str, ...], planfile_path: Path | None,
             click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
             return ExitCode.OK
         if _explain_refusals(result, force=force):
-            raise UnsafePlanError("the plan is unsafe; nothing was applied "
-                                  "(fix the YAML, or pass --force for the safety limits)")
+            raise UnsafePlanError(
+                "the plan is unsafe; nothing was applied "
+                "(fix the YAML, or pass --force for the safety limits)"
+            )
         click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
         if not auto_approve:
             _confirm(len(result.changes))
-        report = apply_plan(session, result, continue_on_error=continue_on_error,
-                            progress=_progress)
+        report = apply_plan(
+            session, result, continue_on_error=continue_on_error, progress=_progress
+        )
         click.echo(_report_table(report))
         leftover = plan_project(session)
     if not report.ok:
         applied = report.count(Status.APPLIED)
-        click.echo("Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True)
+        click.echo(
+            "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
+        )
         return ExitCode.PARTIAL if applied else ExitCode.ERROR
     if not leftover.empty:
         click.echo("After apply, live state still differs from the configuration:", err=True)
@@ -186,8 +233,14 @@ def apply(directory: Path, envs: tuple[str, ...], planfile_path: Path | None,
 
 
 @cli.command("rotate-secret")
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Project directory.")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory.",
+)
 @click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment.")
 @click.argument("key")
 def rotate_secret(directory: Path, env: str, key: str) -> int:
@@ -197,8 +250,10 @@ def rotate_secret(directory: Path, env: str, key: str) -> int:
         cid = rotate_secret_now(session, env, key, progress=_progress)
     sink = project.environments[env].secrets or {}
     where = f"file {sink['file']}" if "file" in sink else "the secret command"
-    click.echo(f"{env}: rotated the secret of {key} ({cid}); the new secret went to {where}. "
-               "Digdir keeps the old one working for about 30 minutes.")
+    click.echo(
+        f"{env}: rotated the secret of {key} ({cid}); the new secret went to {where}. "
+        "Digdir keeps the old one working for about 30 minutes."
+    )
     return ExitCode.OK
 
 
@@ -206,25 +261,37 @@ def _saved_plan(session: Session, path: Path) -> Plan:
     saved = planfile.read(path)
     project = session.project
     if (saved.orgno, saved.owner) != (project.orgno, project.owner):
-        raise StalePlanError(f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
-                             f"not {project.orgno} / {project.owner}")
+        raise StalePlanError(
+            f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
+            f"not {project.orgno} / {project.owner}"
+        )
     snapshots = {}
     for env in saved.environments:
         if env.name not in project.states:
-            raise StalePlanError(f"{path} holds environment '{env.name}', which is not selected "
-                                 "or not declared")
-        snapshots[env.name] = read_snapshot(session.client(env.name), planfile.jwks_ids(env),
-                                            project.environments[env.name].concurrency)
+            raise StalePlanError(
+                f"{path} holds environment '{env.name}', which is not selected or not declared"
+            )
+        snapshots[env.name] = read_snapshot(
+            session.client(env.name),
+            planfile.jwks_ids(env),
+            project.environments[env.name].concurrency,
+        )
     planfile.check_fresh(saved, snapshots)
     return saved
 
 
 def _confirm(count: int) -> None:
     if not sys.stdin.isatty():
-        raise UnsafePlanError("no terminal to confirm on; review the plan and pass "
-                              "--auto-approve (or apply a saved PLANFILE) to apply without asking")
-    answer = click.prompt(f"Apply these {count} changes? Only 'yes' is accepted", default="",
-                          show_default=False, err=True)
+        raise UnsafePlanError(
+            "no terminal to confirm on; review the plan and pass "
+            "--auto-approve (or apply a saved PLANFILE) to apply without asking"
+        )
+    answer = click.prompt(
+        f"Apply these {count} changes? Only 'yes' is accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
     if answer.strip() != "yes":
         raise click.Abort()
 
@@ -233,17 +300,28 @@ def _report_table(report: ApplyReport) -> str:
     rows = [("environment", "key", "action", "result", "client_id")]
     for outcome in report.outcomes:
         change = outcome.change
-        rows.append((change.environment, change.key, str(change.action), str(outcome.status),
-                     outcome.client_id or change.client_id or "-"))
+        rows.append(
+            (
+                change.environment,
+                change.key,
+                str(change.action),
+                str(outcome.status),
+                outcome.client_id or change.client_id or "-",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
     for outcome in report.outcomes:
         if outcome.status == Status.FAILED:
-            lines.append(f"failed: {outcome.change.environment}/{outcome.change.key}: "
-                         f"{outcome.message}")
-    lines.append(f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
-                 f"{report.count(Status.NOT_ATTEMPTED)} not attempted")
+            lines.append(
+                f"failed: {outcome.change.environment}/{outcome.change.key}: {outcome.message}"
+            )
+    lines.append(
+        f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
+        f"{report.count(Status.NOT_ATTEMPTED)} not attempted"
+    )
     return "\n".join(lines)
 
 

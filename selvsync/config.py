@@ -44,7 +44,10 @@ ENVIRONMENTS_DIR = "environments"
 
 # Digdir's published hosts; an environment pointing at one of them needs no issuer settings.
 KNOWN_APIS: dict[str, tuple[str, str]] = {
-    "https://api.samarbeid.digdir.no": ("https://maskinporten.no/", "https://maskinporten.no/token"),
+    "https://api.samarbeid.digdir.no": (
+        "https://maskinporten.no/",
+        "https://maskinporten.no/token",
+    ),
     "https://api.test.samarbeid.digdir.no": (
         "https://test.maskinporten.no/",
         "https://test.maskinporten.no/token",
@@ -117,9 +120,16 @@ class _ProjectLoader:
     def load(self, only: list[str] | None) -> Project:
         project_path = self.root / PROJECT_FILE
         if not project_path.is_file():
-            raise ConfigError([Diagnostic(
-                Position(display_path(project_path), 1, 1), "", "no selvsync.yaml here",
-                "run selvsync in the project directory or pass -C DIR")])
+            raise ConfigError(
+                [
+                    Diagnostic(
+                        Position(display_path(project_path), 1, 1),
+                        "",
+                        "no selvsync.yaml here",
+                        "run selvsync in the project directory or pass -C DIR",
+                    )
+                ]
+            )
         doc = self._load(project_path, "project")
         if doc is None or self.errors:
             raise ConfigError(self.errors)
@@ -134,10 +144,14 @@ class _ProjectLoader:
             for name in only:
                 if name not in environments:
                     guess = difflib.get_close_matches(name, list(environments), n=1)
-                    self._fail(doc.locate(("environments",)), "environments",
-                               f"no environment named '{name}'",
-                               f"did you mean '{guess[0]}'?" if guess
-                               else "declared: " + ", ".join(environments))
+                    self._fail(
+                        doc.locate(("environments",)),
+                        "environments",
+                        f"no environment named '{name}'",
+                        f"did you mean '{guess[0]}'?"
+                        if guess
+                        else "declared: " + ", ".join(environments),
+                    )
         project = Project(self.root, orgno, owner, environments)
         shared = self._shared()
         files = self._environment_files(doc, environments)
@@ -158,27 +172,43 @@ class _ProjectLoader:
             issuer = issuer or (known[0] if known else None)
             token_endpoint = token_endpoint or (known[1] if known else None)
             if not api.startswith(("https://", "http://")):
-                self._fail(doc.locate((*here, "api")), dotted((*here, "api")),
-                           f"'{api}' is neither `emulator` nor a URL",
-                           "e.g. https://api.test.samarbeid.digdir.no")
+                self._fail(
+                    doc.locate((*here, "api")),
+                    dotted((*here, "api")),
+                    f"'{api}' is neither `emulator` nor a URL",
+                    "e.g. https://api.test.samarbeid.digdir.no",
+                )
             auth = raw.get("auth")
             if auth is None:
-                self._fail(doc.locate_key(here), dotted((*here, "auth")),
-                           "an environment on a real API needs `auth:`",
-                           "see docs/authentication.md")
+                self._fail(
+                    doc.locate_key(here),
+                    dotted((*here, "auth")),
+                    "an environment on a real API needs `auth:`",
+                    "see docs/authentication.md",
+                )
             elif auth.get("method") != "token" and not (issuer and token_endpoint):
-                self._fail(doc.locate_key(here), dotted(here),
-                           "`issuer` and `token_endpoint` are needed for this API",
-                           "set the Maskinporten issuer and token endpoint for this environment")
+                self._fail(
+                    doc.locate_key(here),
+                    dotted(here),
+                    "`issuer` and `token_endpoint` are needed for this API",
+                    "set the Maskinporten issuer and token endpoint for this environment",
+                )
             if auth is not None:
                 self._check_auth(auth, (*here, "auth"), doc)
         elif raw.get("auth") is not None:
-            self._fail(doc.locate_key((*here, "auth")), dotted((*here, "auth")),
-                       "the embedded emulator needs no authentication", "remove `auth:`")
+            self._fail(
+                doc.locate_key((*here, "auth")),
+                dotted((*here, "auth")),
+                "the embedded emulator needs no authentication",
+                "remove `auth:`",
+            )
         secrets = raw.get("secrets")
         if secrets is not None and len(secrets) != 1:
-            self._fail(doc.locate_key((*here, "secrets")), dotted((*here, "secrets")),
-                       "give exactly one of `file` or `command`")
+            self._fail(
+                doc.locate_key((*here, "secrets")),
+                dotted((*here, "secrets")),
+                "give exactly one of `file` or `command`",
+            )
         db = raw.get("emulator_db")
         safety = raw.get("safety") or {}
         return EnvironmentSettings(
@@ -195,7 +225,8 @@ class _ProjectLoader:
             merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
             concurrency=int(raw.get("concurrency", 4)),
             emulator_db=(self.root / (db or f".selvsync/emulator-{name}.sqlite"))
-            if api == EMULATOR else None,
+            if api == EMULATOR
+            else None,
         )
 
     def _check_auth(self, auth: dict[str, Any], here: PathKey, doc: Document) -> None:
@@ -206,18 +237,27 @@ class _ProjectLoader:
         }.get(str(auth.get("method")), ())
         for key in needs:
             if key not in auth:
-                self._fail(doc.locate_key(here), dotted((*here, key)),
-                           f"auth method '{auth.get('method')}' needs `{key}`")
+                self._fail(
+                    doc.locate_key(here),
+                    dotted((*here, key)),
+                    f"auth method '{auth.get('method')}' needs `{key}`",
+                )
         if auth.get("method") == "certificate":
             has_p12 = "pkcs12" in auth
             has_pem = "private_key" in auth and "certificate" in auth
             if has_p12 == has_pem:
-                self._fail(doc.locate_key(here), dotted(here),
-                           "give either `pkcs12` (+ `password_env`) or `private_key` + `certificate`")
+                self._fail(
+                    doc.locate_key(here),
+                    dotted(here),
+                    "give either `pkcs12` (+ `password_env`) or `private_key` + `certificate`",
+                )
             if has_p12 and "password_env" not in auth:
-                self._fail(doc.locate_key(here), dotted((*here, "password_env")),
-                           "a PKCS#12 file needs `password_env`",
-                           "name the environment variable that holds the password")
+                self._fail(
+                    doc.locate_key(here),
+                    dotted((*here, "password_env")),
+                    "a PKCS#12 file needs `password_env`",
+                    "name the environment variable that holds the password",
+                )
 
     def _shared(self) -> dict[str, _Source]:
         path = self.root / SHARED_FILE
@@ -229,15 +269,18 @@ class _ProjectLoader:
         out: dict[str, _Source] = {}
         for name, body in (doc.data.get("clients") or {}).items():
             if isinstance(body, dict) and "extends" in body:
-                self._fail(doc.locate_key(("clients", name, "extends")),
-                           dotted(("clients", name, "extends")),
-                           "shared definitions cannot extend each other",
-                           "copy the fields into this definition")
+                self._fail(
+                    doc.locate_key(("clients", name, "extends")),
+                    dotted(("clients", name, "extends")),
+                    "shared definitions cannot extend each other",
+                    "copy the fields into this definition",
+                )
             out[name] = _Source(doc, ("clients", name))
         return out
 
-    def _environment_files(self, project_doc: Document,
-                           environments: dict[str, EnvironmentSettings]) -> dict[str, list[Path]]:
+    def _environment_files(
+        self, project_doc: Document, environments: dict[str, EnvironmentSettings]
+    ) -> dict[str, list[Path]]:
         base = self.root / ENVIRONMENTS_DIR
         found: dict[str, list[Path]] = {}
         if base.is_dir():
@@ -251,27 +294,42 @@ class _ProjectLoader:
                     continue
                 if name not in environments:
                     guess = difflib.get_close_matches(name, list(environments), n=1)
-                    self._fail(Position(display_path(entry), 1, 1), "",
-                               f"environment '{name}' is not declared in selvsync.yaml",
-                               f"did you mean '{guess[0]}'?" if guess
-                               else f"add it under `environments:` or remove {entry.name}")
+                    self._fail(
+                        Position(display_path(entry), 1, 1),
+                        "",
+                        f"environment '{name}' is not declared in selvsync.yaml",
+                        f"did you mean '{guess[0]}'?"
+                        if guess
+                        else f"add it under `environments:` or remove {entry.name}",
+                    )
                     continue
                 if name in found:
-                    self._fail(Position(display_path(entry), 1, 1), "",
-                               f"environment '{name}' has both a file and a folder",
-                               "keep one of them")
+                    self._fail(
+                        Position(display_path(entry), 1, 1),
+                        "",
+                        f"environment '{name}' has both a file and a folder",
+                        "keep one of them",
+                    )
                     continue
                 found[name] = files
         for name in environments:
             if name not in found:
-                self._fail(project_doc.locate_key(("environments", name)),
-                           dotted(("environments", name)),
-                           f"no state file for environment '{name}'",
-                           f"create {ENVIRONMENTS_DIR}/{name}.yaml (`clients: {{}}` declares none)")
+                self._fail(
+                    project_doc.locate_key(("environments", name)),
+                    dotted(("environments", name)),
+                    f"no state file for environment '{name}'",
+                    f"create {ENVIRONMENTS_DIR}/{name}.yaml (`clients: {{}}` declares none)",
+                )
         return found
 
-    def _state(self, project: Project, name: str, paths: list[Path],
-               shared: dict[str, _Source], project_doc: Document) -> DesiredState:
+    def _state(
+        self,
+        project: Project,
+        name: str,
+        paths: list[Path],
+        shared: dict[str, _Source],
+        project_doc: Document,
+    ) -> DesiredState:
         env = project.environments[name]
         state = DesiredState(env, files=[display_path(p) for p in paths])
         variables = {"env": name, "orgno": project.orgno, "owner": project.owner, **env.variables}
@@ -285,28 +343,41 @@ class _ProjectLoader:
             if "merchant" in doc.data:
                 if merchant_source is not None:
                     first = merchant_source.doc.locate_key(("merchant",))
-                    self._fail(doc.locate_key(("merchant",)), "merchant",
-                               f"`merchant:` is already defined at {first}", "keep one")
+                    self._fail(
+                        doc.locate_key(("merchant",)),
+                        "merchant",
+                        f"`merchant:` is already defined at {first}",
+                        "keep one",
+                    )
                 else:
                     merchant_source = _Source(doc, ("merchant",))
             for key in doc.data.get("clients") or {}:
                 if key in sources:
                     first = sources[key].doc.locate_key(sources[key].prefix)
-                    self._fail(doc.locate_key(("clients", key)), dotted(("clients", key)),
-                               f"client key defined twice (first at {first})",
-                               "keep one definition per key in each environment")
+                    self._fail(
+                        doc.locate_key(("clients", key)),
+                        dotted(("clients", key)),
+                        f"client key defined twice (first at {first})",
+                        "keep one definition per key in each environment",
+                    )
                     continue
                 sources[key] = _Source(doc, ("clients", key))
         subst = _Substituter(variables, var_origin, self.errors)
         if merchant_source is not None:
-            raw_merchant = subst.apply(_lookup(merchant_source), merchant_source.origins(),
-                                       "merchant")
+            raw_merchant = subst.apply(
+                _lookup(merchant_source), merchant_source.origins(), "merchant"
+            )
             state.merchant = _merchant(raw_merchant)
             m_origins = merchant_source.origins()
             # production=False: the requirement is checked per client, after overrides.
-            self.errors.extend(rules.check_merchant(
-                raw_merchant, production=False, locate=_locator(m_origins),
-                field_prefix="merchant"))
+            self.errors.extend(
+                rules.check_merchant(
+                    raw_merchant,
+                    production=False,
+                    locate=_locator(m_origins),
+                    field_prefix="merchant",
+                )
+            )
         for key, source in sources.items():
             client = self._client(key, source, shared, subst, env, state.merchant)
             if client is not None:
@@ -314,16 +385,25 @@ class _ProjectLoader:
         if env.production:
             for client in state.clients.values():
                 if not (client.merchant and client.merchant.notification_emails):
-                    self._fail(client.locate(), dotted(("clients", client.key)),
-                               "a client in a production environment needs notification e-mails",
-                               "add `merchant: {notification_emails: [...]}` to the environment "
-                               "file or to the client")
+                    self._fail(
+                        client.locate(),
+                        dotted(("clients", client.key)),
+                        "a client in a production environment needs notification e-mails",
+                        "add `merchant: {notification_emails: [...]}` to the environment "
+                        "file or to the client",
+                    )
         self._check_global_kids(state)
         return state
 
-    def _client(self, key: str, source: _Source, shared: dict[str, _Source],
-                subst: _Substituter, env: EnvironmentSettings,
-                env_merchant: Merchant) -> DesiredClient | None:
+    def _client(
+        self,
+        key: str,
+        source: _Source,
+        shared: dict[str, _Source],
+        subst: _Substituter,
+        env: EnvironmentSettings,
+        env_merchant: Merchant,
+    ) -> DesiredClient | None:
         body = _lookup(source)
         origins = source.origins()
         field = dotted(("clients", key))
@@ -335,10 +415,14 @@ class _ProjectLoader:
             base = shared.get(str(base_name))
             if base is None:
                 guess = difflib.get_close_matches(str(base_name), list(shared), n=1)
-                self._fail(source.doc.locate(("clients", key, "extends")), f"{field}.extends",
-                           f"no shared definition named '{base_name}'",
-                           f"did you mean '{guess[0]}'?" if guess
-                           else f"define it under `clients:` in {SHARED_FILE}")
+                self._fail(
+                    source.doc.locate(("clients", key, "extends")),
+                    f"{field}.extends",
+                    f"no shared definition named '{base_name}'",
+                    f"did you mean '{guess[0]}'?"
+                    if guess
+                    else f"define it under `clients:` in {SHARED_FILE}",
+                )
                 return None
             body, origins = _merge(_lookup(base), base.origins(), body, origins)
             body.pop("extends", None)
@@ -348,9 +432,12 @@ class _ProjectLoader:
         if len(self.errors) == before:
             # Skip the rules when a variable is undefined: they would only repeat that error.
             self.errors.extend(
-                d for d in rules.check_client(key, body, production=env.production,
-                                              locate=locate, field_prefix=field)
-                if (d.position, d.field) not in self.schema_spots)
+                d
+                for d in rules.check_client(
+                    key, body, production=env.production, locate=locate, field_prefix=field
+                )
+                if (d.position, d.field) not in self.schema_spots
+            )
         fields = {k: v for k, v in body.items() if k not in SELVSYNC_CLIENT_SETTINGS}
         client = DesiredClient(
             key=key,
@@ -365,16 +452,26 @@ class _ProjectLoader:
         override = body.get("merchant")
         merged_merchant = dict(env_merchant.as_dict())
         if isinstance(override, dict):
-            self.errors.extend(rules.check_merchant(
-                override, production=False, locate=lambda p: locate(("merchant", *p)),
-                field_prefix=f"{field}.merchant"))
+            self.errors.extend(
+                rules.check_merchant(
+                    override,
+                    production=False,
+                    locate=lambda p: locate(("merchant", *p)),
+                    field_prefix=f"{field}.merchant",
+                )
+            )
             merged_merchant.update({k: v for k, v in override.items() if v is not None})
         client.merchant = _merchant(merged_merchant)
         self._client_keys(client, body.get("keys"), locate, field)
         return client
 
-    def _client_keys(self, client: DesiredClient, declared: Any,
-                     locate: Callable[[PathKey], Position | None], field: str) -> None:
+    def _client_keys(
+        self,
+        client: DesiredClient,
+        declared: Any,
+        locate: Callable[[PathKey], Position | None],
+        field: str,
+    ) -> None:
         if declared is None:
             return
         entries = [declared] if isinstance(declared, str) else list(declared)
@@ -382,27 +479,34 @@ class _ProjectLoader:
             path_key: PathKey = ("keys",) if isinstance(declared, str) else ("keys", i)
             path = (self.root / entry).resolve()
             if not path.is_relative_to(self.root.resolve()):
-                self._fail(locate(path_key), dotted(("clients", client.key, *path_key)),
-                           f"key file '{entry}' is outside the project",
-                           "keep public keys under keys/ in the project")
+                self._fail(
+                    locate(path_key),
+                    dotted(("clients", client.key, *path_key)),
+                    f"key file '{entry}' is outside the project",
+                    "keep public keys under keys/ in the project",
+                )
                 continue
             if not path.is_file():
-                self._fail(locate(path_key), dotted(("clients", client.key, *path_key)),
-                           f"key file '{entry}' does not exist",
-                           "create it with `selvsync keygen` or fix the path")
+                self._fail(
+                    locate(path_key),
+                    dotted(("clients", client.key, *path_key)),
+                    f"key file '{entry}' does not exist",
+                    "create it with `selvsync keygen` or fix the path",
+                )
                 continue
             jwks, problems = keyfiles.load_public_keys(path, display=display_path(path))
             self.errors.extend(problems)
             client.keys.extend(jwks)
             client.key_files.append(entry)
-        self.errors.extend(keyfiles.check_client_keys(
-            client.keys, locate=lambda p: locate(("keys",)), field=f"{field}.keys"))
+        self.errors.extend(
+            keyfiles.check_client_keys(
+                client.keys, locate=lambda p: locate(("keys",)), field=f"{field}.keys"
+            )
+        )
 
     def _check_global_kids(self, state: DesiredState) -> None:
         entries = [
-            (c.key, jwk, c.locate(("keys",)))
-            for c in state.clients.values()
-            for jwk in c.keys
+            (c.key, jwk, c.locate(("keys",))) for c in state.clients.values() for jwk in c.keys
         ]
         self.errors.extend(keyfiles.check_kids_globally_unique(entries))
 
@@ -410,14 +514,16 @@ class _ProjectLoader:
 class _Substituter:
     """Replaces ${name} in every string, reporting undefined names at the string's position."""
 
-    def __init__(self, variables: dict[str, str], origin: Position | None,
-                 errors: list[Diagnostic]) -> None:
+    def __init__(
+        self, variables: dict[str, str], origin: Position | None, errors: list[Diagnostic]
+    ) -> None:
         self.variables = variables
         self.origin = origin
         self.errors = errors
 
-    def apply(self, value: Any, origins: dict[PathKey, Position], field: str,
-              path: PathKey = ()) -> Any:
+    def apply(
+        self, value: Any, origins: dict[PathKey, Position], field: str, path: PathKey = ()
+    ) -> Any:
         if isinstance(value, str):
             return self._string(value, origins.get(path), field + dotted_suffix(path))
         if isinstance(value, dict):
@@ -432,15 +538,27 @@ class _Substituter:
                 return "${"
             name = match.group(1)
             if not _VAR_NAME.match(name):
-                self.errors.append(Diagnostic(pos, field, f"invalid variable reference '${{{name}}}'",
-                                              "names are letters, digits and '_'; write $${ for a literal ${"))
+                self.errors.append(
+                    Diagnostic(
+                        pos,
+                        field,
+                        f"invalid variable reference '${{{name}}}'",
+                        "names are letters, digits and '_'; write $${ for a literal ${",
+                    )
+                )
                 return match.group(0)
             if name not in self.variables:
                 guess = difflib.get_close_matches(name, list(self.variables), n=1)
-                self.errors.append(Diagnostic(
-                    pos, field, f"undefined variable '${{{name}}}'",
-                    f"did you mean '{guess[0]}'?" if guess
-                    else "define it under the environment's `variables:` in selvsync.yaml"))
+                self.errors.append(
+                    Diagnostic(
+                        pos,
+                        field,
+                        f"undefined variable '${{{name}}}'",
+                        f"did you mean '{guess[0]}'?"
+                        if guess
+                        else "define it under the environment's `variables:` in selvsync.yaml",
+                    )
+                )
                 return match.group(0)
             return self.variables[name]
 
@@ -472,8 +590,12 @@ def _locator(origins: dict[PathKey, Position]) -> Callable[[PathKey], Position |
     return locate
 
 
-def _merge(base: Any, base_origins: dict[PathKey, Position], over: Any,
-           over_origins: dict[PathKey, Position]) -> tuple[Any, dict[PathKey, Position]]:
+def _merge(
+    base: Any,
+    base_origins: dict[PathKey, Position],
+    over: Any,
+    over_origins: dict[PathKey, Position],
+) -> tuple[Any, dict[PathKey, Position]]:
     """Deep-merge mappings (lists and scalars replace) and keep each value's own origin."""
 
     def merge(a: Any, b: Any) -> Any:
@@ -510,5 +632,6 @@ def _merchant(raw: Any) -> Merchant:
     return Merchant(
         notification_emails=tuple(str(e) for e in emails),
         invoice={k: str(v) for k, v in invoice.items() if v is not None}
-        if isinstance(invoice, dict) else None,
+        if isinstance(invoice, dict)
+        else None,
     )

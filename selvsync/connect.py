@@ -12,8 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from selvsync.auth import build_token_provider, ca_bundle_from, scopes_for
-from selvsync.auth import StaticTokenProvider
+from selvsync.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
 from selvsync.client import DigdirClient
 from selvsync.model import EnvironmentSettings, Project
 from selvsync.secret import Secret
@@ -34,12 +33,18 @@ def default_factory(project: Project, environ: Mapping[str, str] | None = None) 
             return _embedded(project, env)
         assert env.auth is not None  # config guarantees auth for real APIs
         provider = build_token_provider(
-            env.auth, project_dir=project.root, issuer=env.issuer or "",
-            token_endpoint=env.token_endpoint or "", environ=env_vars,
+            env.auth,
+            project_dir=project.root,
+            issuer=env.issuer or "",
+            token_endpoint=env.token_endpoint or "",
+            environ=env_vars,
         )
         return DigdirClient(
-            env.api, prefix=env.prefix, token_provider=provider,
-            scopes=scopes_for(env.auth, command), concurrency=env.concurrency,
+            env.api,
+            prefix=env.prefix,
+            token_provider=provider,
+            scopes=scopes_for(env.auth, command),
+            concurrency=env.concurrency,
             ca_bundle=ca_bundle_from(env.auth, project.root),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
         )
@@ -58,7 +63,11 @@ def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
     token = secrets.token_urlsafe(24)
     emulator.add_token(token, project.orgno, FULL_SCOPES)
     return DigdirClient(
-        EMULATOR_BASE_URL, prefix=env.prefix, token_provider=StaticTokenProvider(Secret(token)),
-        scopes=sorted(FULL_SCOPES), transport=emulator.transport(), concurrency=env.concurrency,
+        EMULATOR_BASE_URL,
+        prefix=env.prefix,
+        token_provider=StaticTokenProvider(Secret(token)),
+        scopes=sorted(FULL_SCOPES),
+        transport=emulator.transport(),
+        concurrency=env.concurrency,
         merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
     )

@@ -60,8 +60,9 @@ def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -
     return LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
 
 
-def read_jwks(client: DigdirClient, ids: list[str],
-              concurrency: int) -> dict[str, list[dict[str, Any]]]:
+def read_jwks(
+    client: DigdirClient, ids: list[str], concurrency: int
+) -> dict[str, list[dict[str, Any]]]:
     jwks: dict[str, list[dict[str, Any]]] = {}
     if not ids:
         return jwks
@@ -73,8 +74,9 @@ def read_jwks(client: DigdirClient, ids: list[str],
     return jwks
 
 
-def _ids_needing_keys(clients: Iterable[dict[str, Any]], state: DesiredState,
-                      owner: str) -> list[str]:
+def _ids_needing_keys(
+    clients: Iterable[dict[str, Any]], state: DesiredState, owner: str
+) -> list[str]:
     with_keys = {key for key, c in state.clients.items() if c.key_files}
     adopt_ids = {c.client_id: key for key, c in state.clients.items() if c.client_id}
     out: list[str] = []

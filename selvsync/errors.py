@@ -53,7 +53,11 @@ class Diagnostic:
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         p = self.position
-        return (p.file, p.line, p.col, self.field, self.message) if p else ("", 0, 0, self.field, self.message)
+        return (
+            (p.file, p.line, p.col, self.field, self.message)
+            if p
+            else ("", 0, 0, self.field, self.message)
+        )
 
     def __str__(self) -> str:
         where = f"{self.position}: " if self.position else ""

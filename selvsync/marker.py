@@ -71,10 +71,10 @@ def compose(human: str | None, marker: Marker) -> str:
 
 
 class Ownership(StrEnum):
-    MANAGED = "managed"      # our marker, declared
-    ORPHANED = "orphaned"    # our marker, no longer declared: deactivate
-    FOREIGN = "foreign"      # another owner's marker, or another tool's
-    UNMARKED = "unmarked"    # nobody's
+    MANAGED = "managed"  # our marker, declared
+    ORPHANED = "orphaned"  # our marker, no longer declared: deactivate
+    FOREIGN = "foreign"  # another owner's marker, or another tool's
+    UNMARKED = "unmarked"  # nobody's
 
 
 def classify_owner(description: str | None, owner: str) -> tuple[Marker | None, bool]:

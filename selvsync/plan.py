@@ -33,8 +33,16 @@ class Action(StrEnum):
 
 
 # Order of rendering: destructive first, so a reviewer cannot miss them.
-RENDER_ORDER = (Action.DEACTIVATE, Action.REPLACE, Action.CREATE, Action.ADOPT, Action.UPDATE,
-                Action.UPDATE_KEYS, Action.ROTATE_SECRET, Action.MERCHANT)
+RENDER_ORDER = (
+    Action.DEACTIVATE,
+    Action.REPLACE,
+    Action.CREATE,
+    Action.ADOPT,
+    Action.UPDATE,
+    Action.UPDATE_KEYS,
+    Action.ROTATE_SECRET,
+    Action.MERCHANT,
+)
 # Order of applying: creates (and their keys) first, deactivations last.
 APPLY_PHASES: tuple[tuple[Action, ...], ...] = (
     (Action.CREATE,),
@@ -54,8 +62,8 @@ class Change:
     client_id: str | None = None
     fields: list[diff.FieldChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    body: dict[str, Any] | None = None          # full POST/PUT body (no secrets, ever)
-    jwks: list[dict[str, Any]] | None = None    # public keys to register (full set)
+    body: dict[str, Any] | None = None  # full POST/PUT body (no secrets, ever)
+    jwks: list[dict[str, Any]] | None = None  # public keys to register (full set)
     keys_added: list[str] = field(default_factory=list)
     keys_removed: list[str] = field(default_factory=list)
     returns_secret: bool = False
@@ -123,11 +131,11 @@ class EnvironmentPlan:
     name: str
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)   # live clients by ownership
+    counts: dict[str, int] = field(default_factory=dict)  # live clients by ownership
     fingerprints: dict[str, str] = field(default_factory=dict)
-    absent: list[str] = field(default_factory=list)        # keys planned for create
-    refusals: list[str] = field(default_factory=list)      # safety limits; --force overrides
-    blockers: list[str] = field(default_factory=list)      # need a YAML change; nothing overrides
+    absent: list[str] = field(default_factory=list)  # keys planned for create
+    refusals: list[str] = field(default_factory=list)  # safety limits; --force overrides
+    blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
 
     def summary(self) -> dict[str, int]:
         out = {str(a): 0 for a in RENDER_ORDER}
@@ -183,7 +191,11 @@ class Plan:
                     "warnings": list(env.warnings),
                     "refusals": list(env.refusals),
                     "blockers": list(env.blockers),
-                    **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
+                    **(
+                        {"fingerprints": env.fingerprints, "absent": env.absent}
+                        if plan_file
+                        else {}
+                    ),
                 }
                 for env in self.environments
             ],
@@ -223,12 +235,18 @@ def _marker_for(client: DesiredClient, owner: str, existing: Marker | None) -> M
 
 
 def _key_material(jwk: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
-    return (str(jwk.get("kid")), str(jwk.get("n")), str(jwk.get("e")), str(jwk.get("alg")),
-            str(jwk.get("use")))
+    return (
+        str(jwk.get("kid")),
+        str(jwk.get("n")),
+        str(jwk.get("e")),
+        str(jwk.get("alg")),
+        str(jwk.get("use")),
+    )
 
 
-def _keys_change(env: str, client: DesiredClient, client_id: str | None,
-                 live: list[dict[str, Any]] | None) -> Change | None:
+def _keys_change(
+    env: str, client: DesiredClient, client_id: str | None, live: list[dict[str, Any]] | None
+) -> Change | None:
     if not client.key_files:
         return None
     want = {_key_material(k) for k in client.keys}
@@ -237,8 +255,15 @@ def _keys_change(env: str, client: DesiredClient, client_id: str | None,
         return None
     added = sorted({m[0] for m in want - have})
     removed = sorted({m[0] for m in have - want})
-    return Change(env, client.key, Action.UPDATE_KEYS, client_id, jwks=list(client.keys),
-                  keys_added=added, keys_removed=removed)
+    return Change(
+        env,
+        client.key,
+        Action.UPDATE_KEYS,
+        client_id,
+        jwks=list(client.keys),
+        keys_added=added,
+        keys_removed=removed,
+    )
 
 
 def build_environment_plan(state: DesiredState, owner: str, live: LiveSnapshot) -> EnvironmentPlan:
@@ -263,94 +288,129 @@ def build_environment_plan(state: DesiredState, owner: str, live: LiveSnapshot) 
             if marker.key in ours:
                 duplicates.append(marker.key)
             ours[marker.key] = client
-            counts[str(Ownership.MANAGED if marker.key in state.clients else Ownership.ORPHANED)] += 1
+            counts[
+                str(Ownership.MANAGED if marker.key in state.clients else Ownership.ORPHANED)
+            ] += 1
         else:
             counts[str(Ownership.FOREIGN if foreign else Ownership.UNMARKED)] += 1
     plan.counts = counts
     for key in sorted(set(duplicates)):
-        plan.blockers.append(f"more than one active client carries the marker for '{key}'; "
-                             "deactivate the extra one in the portal first")
+        plan.blockers.append(
+            f"more than one active client carries the marker for '{key}'; "
+            "deactivate the extra one in the portal first"
+        )
 
-    for key, client in sorted(state.clients.items()):
+    for key, wanted in sorted(state.clients.items()):
         live_client = ours.get(key)
-        if live_client is None and client.client_id:
-            live_client = _adoptable(plan, client, by_id, owner)
+        if live_client is None and wanted.client_id:
+            live_client = _adoptable(plan, wanted, by_id, owner)
             if live_client is None:
                 continue
-            _plan_adopt(plan, client, live_client, owner, live)
+            _plan_adopt(plan, wanted, live_client, owner, live)
             continue
         if live_client is None:
-            _plan_create(plan, client, owner, inactive_ours.get(key))
+            _plan_create(plan, wanted, owner, inactive_ours.get(key))
             continue
-        _plan_existing(plan, client, live_client, owner, live)
+        _plan_existing(plan, wanted, live_client, owner, live)
 
     for key, client in sorted(ours.items()):
         if key in state.clients:
             continue
         cid = str(client["client_id"])
         _, marker = parse(client.get("description"))
-        change = Change(env, key, Action.DEACTIVATE, cid,
-                        protected=bool(marker and marker.protected),
-                        notes=["no longer declared; deactivation at Digdir is irreversible"])
+        change = Change(
+            env,
+            key,
+            Action.DEACTIVATE,
+            cid,
+            protected=bool(marker and marker.protected),
+            notes=["no longer declared; deactivation at Digdir is irreversible"],
+        )
         plan.changes.append(change)
         plan.fingerprints.update(live.fingerprints(client))
     if not live.clients and state.clients:
         plan.warnings.append(
             "Digdir returned no clients at all for this organisation; every declared client "
-            "will be created. If clients exist in the portal, stop: the listing may be incomplete.")
+            "will be created. If clients exist in the portal, stop: the listing may be incomplete."
+        )
     _check_safety(plan, state)
     return plan
 
 
-def _adoptable(plan: EnvironmentPlan, client: DesiredClient, by_id: dict[str, dict[str, Any]],
-               owner: str) -> dict[str, Any] | None:
+def _adoptable(
+    plan: EnvironmentPlan, client: DesiredClient, by_id: dict[str, dict[str, Any]], owner: str
+) -> dict[str, Any] | None:
     target = by_id.get(str(client.client_id))
     if target is None or target.get("active") is False:
         state = "deactivated" if target is not None else "not found"
-        plan.blockers.append(f"client '{client.key}': client_id {client.client_id} to adopt is "
-                             f"{state}; remove `client_id:` to create a new client instead")
+        plan.blockers.append(
+            f"client '{client.key}': client_id {client.client_id} to adopt is "
+            f"{state}; remove `client_id:` to create a new client instead"
+        )
         return None
     marker, foreign = classify_owner(target.get("description"), owner)
     if foreign or marker is not None:
-        plan.blockers.append(f"client '{client.key}': client_id {client.client_id} is managed "
-                             "by someone else (its description carries another marker)")
+        plan.blockers.append(
+            f"client '{client.key}': client_id {client.client_id} is managed "
+            "by someone else (its description carries another marker)"
+        )
         return None
     return target
 
 
-def _plan_create(plan: EnvironmentPlan, client: DesiredClient, owner: str,
-                 deactivated: dict[str, Any] | None) -> None:
+def _plan_create(
+    plan: EnvironmentPlan, client: DesiredClient, owner: str, deactivated: dict[str, Any] | None
+) -> None:
     body = desired_body(client, _marker_for(client, owner, None))
-    change = Change(plan.name, client.key, Action.CREATE, None, body=body,
-                    fields=[diff.FieldChange(k, None, diff._canonical(k, v))
-                            for k, v in body.items()],
-                    returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
-                    protected=client.protect)
+    change = Change(
+        plan.name,
+        client.key,
+        Action.CREATE,
+        None,
+        body=body,
+        fields=[diff.FieldChange(k, None, diff._canonical(k, v)) for k, v in body.items()],
+        returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+        protected=client.protect,
+    )
     if client.keys:
         change.jwks = list(client.keys)
         change.keys_added = sorted(k["kid"] for k in client.keys)
     if deactivated is not None:
-        change.notes.append(f"a deactivated client with this key exists "
-                            f"({deactivated.get('client_id')}); Digdir cannot reactivate it, so a "
-                            "new client is created")
+        change.notes.append(
+            f"a deactivated client with this key exists "
+            f"({deactivated.get('client_id')}); Digdir cannot reactivate it, so a "
+            "new client is created"
+        )
     if change.returns_secret:
         change.notes.append("Digdir returns a client secret once; it goes to the secret sink")
     plan.changes.append(change)
     plan.absent.append(client.key)
 
 
-def _plan_adopt(plan: EnvironmentPlan, client: DesiredClient, live_client: dict[str, Any],
-                owner: str, live: LiveSnapshot) -> None:
+def _plan_adopt(
+    plan: EnvironmentPlan,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    owner: str,
+    live: LiveSnapshot,
+) -> None:
     cid = str(live_client["client_id"])
     body = desired_body(client, _marker_for(client, owner, None))
     fields = diff.compare(body, live_client)
-    change = Change(plan.name, client.key, Action.ADOPT, cid, fields=fields, body=body,
-                    protected=client.protect,
-                    notes=["takes over an existing client: writes selvsync's marker into its "
-                           "description"])
+    change = Change(
+        plan.name,
+        client.key,
+        Action.ADOPT,
+        cid,
+        fields=fields,
+        body=body,
+        protected=client.protect,
+        notes=["takes over an existing client: writes selvsync's marker into its description"],
+    )
     if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
-        plan.blockers.append(f"client '{client.key}': cannot adopt {cid}: integration_type "
-                             "differs and cannot change")
+        plan.blockers.append(
+            f"client '{client.key}': cannot adopt {cid}: integration_type differs and cannot change"
+        )
     plan.changes.append(change)
     plan.fingerprints.update(live.fingerprints(live_client))
     keys = _keys_change(plan.name, client, cid, live.jwks.get(cid))
@@ -358,38 +418,61 @@ def _plan_adopt(plan: EnvironmentPlan, client: DesiredClient, live_client: dict[
         plan.changes.append(keys)
 
 
-def _plan_existing(plan: EnvironmentPlan, client: DesiredClient, live_client: dict[str, Any],
-                   owner: str, live: LiveSnapshot) -> None:
+def _plan_existing(
+    plan: EnvironmentPlan,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    owner: str,
+    live: LiveSnapshot,
+) -> None:
     cid = str(live_client["client_id"])
     _, existing = parse(live_client.get("description"))
     body = desired_body(client, _marker_for(client, owner, existing))
     fields = diff.compare(body, live_client)
     plan.fingerprints.update(live.fingerprints(live_client))
     if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
-        change = Change(plan.name, client.key, Action.REPLACE, cid, fields=fields,
-                        body=desired_body(client, _marker_for(client, owner, None)),
-                        protected=client.protect,
-                        returns_secret=body.get("token_endpoint_auth_method")
-                        in diff.SECRET_METHODS,
-                        notes=["integration_type cannot change at Digdir: a new client is "
-                               "created and the old one deactivated; the client_id and all "
-                               "credentials change"])
+        change = Change(
+            plan.name,
+            client.key,
+            Action.REPLACE,
+            cid,
+            fields=fields,
+            body=desired_body(client, _marker_for(client, owner, None)),
+            protected=client.protect,
+            returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+            notes=[
+                "integration_type cannot change at Digdir: a new client is "
+                "created and the old one deactivated; the client_id and all "
+                "credentials change"
+            ],
+        )
         if client.keys:
             change.jwks = list(client.keys)
             change.keys_added = sorted(k["kid"] for k in client.keys)
         if not client.allow_replace:
-            plan.blockers.append(f"client '{client.key}' needs replacing; set "
-                                 "`allow_replace: true` on it to allow that")
+            plan.blockers.append(
+                f"client '{client.key}' needs replacing; set "
+                "`allow_replace: true` on it to allow that"
+            )
         plan.changes.append(change)
         return
     if fields:
-        change = Change(plan.name, client.key, Action.UPDATE, cid, fields=fields, body=body,
-                        protected=client.protect)
+        change = Change(
+            plan.name,
+            client.key,
+            Action.UPDATE,
+            cid,
+            fields=fields,
+            body=body,
+            protected=client.protect,
+        )
         before = live_client.get("token_endpoint_auth_method")
         after = body.get("token_endpoint_auth_method")
         if before in diff.SECRET_METHODS and after not in diff.SECRET_METHODS and after:
-            change.notes.append("changing token_endpoint_auth_method away from a client secret "
-                                "makes Digdir delete the secret")
+            change.notes.append(
+                "changing token_endpoint_auth_method away from a client secret "
+                "makes Digdir delete the secret"
+            )
         plan.changes.append(change)
     keys = _keys_change(plan.name, client, cid, live.jwks.get(cid))
     if keys is not None:
@@ -402,11 +485,14 @@ def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:
     destroy = [c for c in plan.changes if c.destructive]
     for change in destroy:
         if change.protected:
-            plan.refusals.append(f"client '{change.key}' is protected and would be "
-                                 f"{'deactivated' if change.action == Action.DEACTIVATE else 'replaced'}")
+            plan.refusals.append(
+                f"client '{change.key}' is protected and would be "
+                f"{'deactivated' if change.action == Action.DEACTIVATE else 'replaced'}"
+            )
     if managed >= limits.min_managed_for_percent and managed:
         share = 100 * len(destroy) / managed
         if share > limits.max_destroy_percent:
             plan.refusals.append(
                 f"{len(destroy)} of {managed} managed clients would be deactivated or replaced "
-                f"({share:.0f} %, limit {limits.max_destroy_percent} %)")
+                f"({share:.0f} %, limit {limits.max_destroy_percent} %)"
+            )

@@ -48,13 +48,19 @@ def read(path: Path) -> Plan:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _bad(shown, f"not a selvsync plan file (invalid JSON: {exc})",
-                   "write one with `selvsync plan --out FILE`") from None
+        raise _bad(
+            shown,
+            f"not a selvsync plan file (invalid JSON: {exc})",
+            "write one with `selvsync plan --out FILE`",
+        ) from None
     try:
         return _parse(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _bad(shown, f"not a valid selvsync plan file ({type(exc).__name__}: {exc})",
-                   "write a new one with `selvsync plan --out FILE`") from None
+        raise _bad(
+            shown,
+            f"not a valid selvsync plan file ({type(exc).__name__}: {exc})",
+            "write a new one with `selvsync plan --out FILE`",
+        ) from None
 
 
 def _bad(shown: str, message: str, hint: str = "") -> ConfigError:
@@ -65,8 +71,10 @@ def _parse(data: Any) -> Plan:
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise ValueError("missing kind: selvsync-plan")
     if data.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"format_version {data.get('format_version')!r} is not "
-                         f"{FORMAT_VERSION}; plan again with this version of selvsync")
+        raise ValueError(
+            f"format_version {data.get('format_version')!r} is not "
+            f"{FORMAT_VERSION}; plan again with this version of selvsync"
+        )
     environments: dict[str, EnvironmentPlan] = {}
     for env in data["environments"]:
         fingerprints = env["fingerprints"]
@@ -124,8 +132,12 @@ def jwks_ids(saved: EnvironmentPlan) -> list[str]:
 
 
 def check_fresh(saved: Plan, snapshots: dict[str, LiveSnapshot]) -> None:
-    problems = [p for env in saved.environments for p in moved(env, snapshots[env.name], saved.owner)]
+    problems = [
+        p for env in saved.environments for p in moved(env, snapshots[env.name], saved.owner)
+    ]
     if problems:
         raise StalePlanError(
             "live state moved since the plan was made; nothing was applied:\n  "
-            + "\n  ".join(problems) + "\nRun `selvsync plan --out FILE` again.")
+            + "\n  ".join(problems)
+            + "\nRun `selvsync plan --out FILE` again."
+        )

@@ -33,7 +33,9 @@ SCHEMA_FILES = {
 def _registry() -> Registry:
     registry: Registry = Registry()
     for name in SCHEMA_FILES.values():
-        contents = json.loads(resources.files("selvsync").joinpath("schemas", name).read_text("utf-8"))
+        contents = json.loads(
+            resources.files("selvsync").joinpath("schemas", name).read_text("utf-8")
+        )
         registry = registry.with_resource(contents["$id"], Resource.from_contents(contents))
     return registry
 
@@ -66,7 +68,9 @@ def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
             yield error
             return
         deepest = max(error.context, key=lambda e: len(e.absolute_path))
-        same_depth = [e for e in error.context if len(e.absolute_path) == len(deepest.absolute_path)]
+        same_depth = [
+            e for e in error.context if len(e.absolute_path) == len(deepest.absolute_path)
+        ]
         if len(deepest.absolute_path) > len(error.absolute_path) or len(same_depth) == 1:
             yield from _leaf_errors(deepest)
             return
@@ -88,19 +92,30 @@ def _describe(error: ValidationError, path: PathKey, doc: Document) -> Iterator[
         for extra in sorted(set(value) - set(allowed)):
             guess = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{guess[0]}'?" if guess else _allowed_hint(allowed)
-            yield Diagnostic(doc.locate_key((*path, extra)), dotted((*path, extra)),
-                             "unknown key", hint)
+            yield Diagnostic(
+                doc.locate_key((*path, extra)), dotted((*path, extra)), "unknown key", hint
+            )
         return
     if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
-        yield Diagnostic(doc.locate_key(path), dotted((*path, missing)), "required key is missing",
-                         f"add `{missing}:`")
+        missing = (
+            error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
+        )
+        yield Diagnostic(
+            doc.locate_key(path),
+            dotted((*path, missing)),
+            "required key is missing",
+            f"add `{missing}:`",
+        )
         return
     if "propertyNames" in error.absolute_schema_path:
         # jsonschema validates a mapping's key as its own instance, at the parent's path.
         bad = str(value)
-        yield Diagnostic(doc.locate_key((*path, bad)), dotted((*path, bad)),
-                         f"invalid name '{bad}'", str(schema.get("x-hint", "")))
+        yield Diagnostic(
+            doc.locate_key((*path, bad)),
+            dotted((*path, bad)),
+            f"invalid name '{bad}'",
+            str(schema.get("x-hint", "")),
+        )
         return
     field = dotted(path)
     pos = doc.locate(path)
@@ -114,8 +129,9 @@ def _describe(error: ValidationError, path: PathKey, doc: Document) -> Iterator[
     elif kind == "pattern":
         yield Diagnostic(pos, field, f"'{value}' has the wrong form", str(schema.get("x-hint", "")))
     elif kind == "uniqueItems":
-        yield Diagnostic(pos, field, "list contains the same value more than once",
-                         "remove the duplicate")
+        yield Diagnostic(
+            pos, field, "list contains the same value more than once", "remove the duplicate"
+        )
     elif kind in ("minimum", "maximum"):
         yield Diagnostic(pos, field, f"{value} is out of range ({kind} {error.validator_value})")
     elif kind in ("minLength", "minItems", "minProperties"):
@@ -127,15 +143,25 @@ def _describe(error: ValidationError, path: PathKey, doc: Document) -> Iterator[
 
 
 def _type_message(expected: Any, value: Any) -> tuple[str, str]:
-    names = {"string": "a string", "integer": "a whole number", "boolean": "true or false",
-             "array": "a list", "object": "a mapping", "null": "nothing"}
+    names = {
+        "string": "a string",
+        "integer": "a whole number",
+        "boolean": "true or false",
+        "array": "a list",
+        "object": "a mapping",
+        "null": "nothing",
+    }
     wanted = [expected] if isinstance(expected, str) else list(expected or [])
     want = wanted[0] if len(wanted) == 1 else ""
     got = _type_name(value)
     message = f"expected {' or '.join(names.get(w, w) for w in wanted)}, got {got}"
     hint = ""
     if want == "string" and isinstance(value, bool | int):
-        hint = "quote it, e.g. \"" + (str(value).lower() if isinstance(value, bool) else str(value)) + "\""
+        hint = (
+            'quote it, e.g. "'
+            + (str(value).lower() if isinstance(value, bool) else str(value))
+            + '"'
+        )
     elif want == "boolean" and isinstance(value, str):
         hint = "write true or false; yes/no/on/off are strings in YAML 1.2"
     elif want == "integer" and isinstance(value, str):
@@ -161,4 +187,8 @@ def _type_name(value: Any) -> str:
 def _allowed_hint(allowed: list[str]) -> str:
     if not allowed:
         return ""
-    return "allowed: " + ", ".join(allowed) if len(allowed) <= 12 else "see the schema for allowed keys"
+    return (
+        "allowed: " + ", ".join(allowed)
+        if len(allowed) <= 12
+        else "see the schema for allowed keys"
+    )

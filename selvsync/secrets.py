@@ -50,8 +50,9 @@ class FileSink:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SecretSinkError(f"secret file {self.path}: cannot create its folder "
-                                  f"({exc.strerror})") from None
+            raise SecretSinkError(
+                f"secret file {self.path}: cannot create its folder ({exc.strerror})"
+            ) from None
         if not os.access(directory, os.W_OK):
             raise SecretSinkError(f"secret file {self.path}: folder is not writable")
         if self.path.exists():
@@ -63,8 +64,10 @@ class FileSink:
         try:
             data = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise SecretSinkError(f"secret file {self.path} is unreadable or not JSON "
-                                  f"({type(exc).__name__}); fix or move it") from None
+            raise SecretSinkError(
+                f"secret file {self.path} is unreadable or not JSON "
+                f"({type(exc).__name__}); fix or move it"
+            ) from None
         if not isinstance(data, dict):
             raise SecretSinkError(f"secret file {self.path} does not hold a JSON object")
         return data
@@ -91,7 +94,9 @@ class FileSink:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise SecretSinkError(f"secret file {self.path}: cannot write ({exc.strerror})") from None
+            raise SecretSinkError(
+                f"secret file {self.path}: cannot write ({exc.strerror})"
+            ) from None
 
 
 class CommandSink:
@@ -109,27 +114,43 @@ class CommandSink:
 
     def preflight(self) -> None:
         program = self.argv[0]
-        found = shutil.which(program, path=os.environ.get("PATH")) if os.sep not in program \
+        found = (
+            shutil.which(program, path=os.environ.get("PATH"))
+            if os.sep not in program
             else (program if os.access(self.cwd / program, os.X_OK) else None)
+        )
         if not found:
             raise SecretSinkError(f"secret command '{program}' is not found or not executable")
 
     def put(self, environment: str, key: str, client_id: str, secret: Secret) -> None:
         env = dict(os.environ)
-        env.update({"SELVSYNC_ENV": environment, "SELVSYNC_CLIENT_KEY": key,
-                    "SELVSYNC_CLIENT_ID": client_id})
+        env.update(
+            {
+                "SELVSYNC_ENV": environment,
+                "SELVSYNC_CLIENT_KEY": key,
+                "SELVSYNC_CLIENT_ID": client_id,
+            }
+        )
         try:
-            result = subprocess.run(  # noqa: S603 - argv comes from the user's own config
-                self.argv, input=secret.reveal(), text=True, env=env, cwd=self.cwd,
-                capture_output=True, timeout=self.timeout, check=False,
+            result = subprocess.run(
+                self.argv,
+                input=secret.reveal(),
+                text=True,
+                env=env,
+                cwd=self.cwd,
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SecretSinkError(f"secret command '{self.argv[0]}' failed to run "
-                                  f"({type(exc).__name__})") from None
+            raise SecretSinkError(
+                f"secret command '{self.argv[0]}' failed to run ({type(exc).__name__})"
+            ) from None
         if result.returncode != 0:
             # The command's own output may echo its input: never show it.
-            raise SecretSinkError(f"secret command '{self.argv[0]}' exited with "
-                                  f"{result.returncode}")
+            raise SecretSinkError(
+                f"secret command '{self.argv[0]}' exited with {result.returncode}"
+            )
 
 
 def sink_for(settings: Mapping[str, Any] | None, root: Path) -> SecretSink | None:

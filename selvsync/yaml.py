@@ -96,7 +96,7 @@ class _Loader(Reader, Scanner, Parser, Composer):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise _Refused(
                 event.start_mark,
                 f"alias *{event.anchor} is not supported",
@@ -106,11 +106,12 @@ class _Loader(Reader, Scanner, Parser, Composer):
         try:
             if self._depth > MAX_DEPTH:
                 raise _Refused(
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                     f"nesting deeper than {MAX_DEPTH} levels",
                     "flatten the document",
                 )
-            node: Node = super().compose_node(parent, index)
+            node: Node | None = super().compose_node(parent, index)
+            assert node is not None  # only None at the end of the stream, never mid-document
             return node
         finally:
             self._depth -= 1
@@ -150,31 +151,52 @@ def _decode(raw: bytes, display: str) -> str:
         return ConfigError([Diagnostic(Position(display, line, col), "", message, hint)])
 
     if len(raw) > MAX_BYTES:
-        raise fail(1, 1, f"file is {len(raw)} bytes, more than the {MAX_BYTES}-byte limit",
-                   "split the environment into a folder of smaller files")
+        raise fail(
+            1,
+            1,
+            f"file is {len(raw)} bytes, more than the {MAX_BYTES}-byte limit",
+            "split the environment into a folder of smaller files",
+        )
     if raw.startswith(_BOMS):
-        raise fail(1, 1, "file starts with a byte order mark (BOM)",
-                   "save the file as UTF-8 without BOM")
+        raise fail(
+            1, 1, "file starts with a byte order mark (BOM)", "save the file as UTF-8 without BOM"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise fail(line, col, f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                   "save the file as UTF-8") from None
+        raise fail(
+            line, col, f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})", "save the file as UTF-8"
+        ) from None
 
 
 def load_text(text: str, display: str) -> Document:
     """Load YAML from already-decoded text."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise ConfigError([Diagnostic(Position(display, 1, 1), "",
-                                      f"file is more than the {MAX_BYTES}-byte limit",
-                                      "split it into smaller files")])
+        raise ConfigError(
+            [
+                Diagnostic(
+                    Position(display, 1, 1),
+                    "",
+                    f"file is more than the {MAX_BYTES}-byte limit",
+                    "split it into smaller files",
+                )
+            ]
+        )
     tab = _first_indent_tab(text)
     if tab is not None:
-        raise ConfigError([Diagnostic(Position(display, *tab), "", "tab character in indentation",
-                                      "indent with spaces")])
+        raise ConfigError(
+            [
+                Diagnostic(
+                    Position(display, *tab),
+                    "",
+                    "tab character in indentation",
+                    "indent with spaces",
+                )
+            ]
+        )
     try:
         loader = _Loader(text)
     except ReaderError as exc:
@@ -184,7 +206,9 @@ def load_text(text: str, display: str) -> Document:
     except ReaderError as exc:
         raise _reader_error(exc, text, display) from None
     except _Refused as exc:
-        raise ConfigError([Diagnostic(_pos(display, exc.mark), "", exc.message, exc.hint)]) from None
+        raise ConfigError(
+            [Diagnostic(_pos(display, exc.mark), "", exc.message, exc.hint)]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(display, mark) if mark is not None else Position(display, 1, 1)
@@ -195,10 +219,17 @@ def load_text(text: str, display: str) -> Document:
             hint = "check indentation and quoting"
         raise ConfigError([Diagnostic(pos, "", f"invalid YAML: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([Diagnostic(Position(display, 1, 1), "", f"invalid YAML: {exc}")]) from None
+        raise ConfigError(
+            [Diagnostic(Position(display, 1, 1), "", f"invalid YAML: {exc}")]
+        ) from None
     except RecursionError:
-        raise ConfigError([Diagnostic(Position(display, 1, 1), "", "document nests too deeply",
-                                      "flatten the document")]) from None
+        raise ConfigError(
+            [
+                Diagnostic(
+                    Position(display, 1, 1), "", "document nests too deeply", "flatten the document"
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     doc = Document(display, None)
@@ -215,9 +246,16 @@ def _reader_error(exc: ReaderError, text: str, display: str) -> ConfigError:
     before = text[: exc.position]
     line = before.count("\n") + 1
     col = exc.position - (before.rfind("\n") + 1) + 1
-    return ConfigError([Diagnostic(Position(display, line, col), "",
-                                   f"control character U+{exc.character:04X} is not allowed",
-                                   "remove it, or write it as an escape in a double-quoted string")])
+    return ConfigError(
+        [
+            Diagnostic(
+                Position(display, line, col),
+                "",
+                f"control character U+{exc.character:04X} is not allowed",
+                "remove it, or write it as an escape in a double-quoted string",
+            )
+        ]
+    )
 
 
 def _first_indent_tab(text: str) -> tuple[int, int] | None:
@@ -232,8 +270,14 @@ def _build(node: Node, path: PathKey, doc: Document, errors: list[Diagnostic]) -
     pos = _pos(doc.file, node.start_mark)
     doc.positions[path] = pos
     if node.tag not in _ALLOWED_TAGS:
-        errors.append(Diagnostic(pos, dotted(path), f"tag {node.tag} is not allowed",
-                                 "remove the tag; only plain YAML values are accepted"))
+        errors.append(
+            Diagnostic(
+                pos,
+                dotted(path),
+                f"tag {node.tag} is not allowed",
+                "remove the tag; only plain YAML values are accepted",
+            )
+        )
         return None
     if isinstance(node, ScalarNode):
         return _scalar(node)
@@ -248,10 +292,14 @@ def _build(node: Node, path: PathKey, doc: Document, errors: list[Diagnostic]) -
         if key is None:
             continue
         if key in first_seen:
-            errors.append(Diagnostic(
-                key_pos, dotted((*path, key)),
-                f"duplicate key (first defined at line {first_seen[key].line})",
-                "keep one of them"))
+            errors.append(
+                Diagnostic(
+                    key_pos,
+                    dotted((*path, key)),
+                    f"duplicate key (first defined at line {first_seen[key].line})",
+                    "keep one of them",
+                )
+            )
             continue
         first_seen[key] = key_pos
         doc.key_positions[(*path, key)] = key_pos
@@ -259,8 +307,7 @@ def _build(node: Node, path: PathKey, doc: Document, errors: list[Diagnostic]) -
     return result
 
 
-def _mapping_key(node: Node, pos: Position, path: PathKey,
-                 errors: list[Diagnostic]) -> str | None:
+def _mapping_key(node: Node, pos: Position, path: PathKey, errors: list[Diagnostic]) -> str | None:
     if isinstance(node, ScalarNode) and node.tag == _STR:
         value = _scalar(node)
         if value is None:
@@ -268,8 +315,11 @@ def _mapping_key(node: Node, pos: Position, path: PathKey,
             return None
         # Keys are names: `1: x` and `yes: x` both mean the string the user typed.
         return node.value if not isinstance(value, str) else value
-    errors.append(Diagnostic(pos, dotted(path), "mapping keys must be plain strings",
-                             "use a simple name as key"))
+    errors.append(
+        Diagnostic(
+            pos, dotted(path), "mapping keys must be plain strings", "use a simple name as key"
+        )
+    )
     return None
 
 
@@ -312,8 +362,14 @@ def iter_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
 
 def dump(data: Any) -> str:
     """Serialise plain data as block YAML that the strict loader reads back unchanged."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=100)
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -326,7 +382,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 def _looks_typed_11(value: str) -> bool:
-    resolved = yaml.SafeLoader.resolve(yaml.SafeLoader, ScalarNode, value, (True, False))  # type: ignore[arg-type]
+    # Ask PyYAML's own YAML 1.1 resolver, so dumped files stay safe for other tools too.
+    resolver = yaml.resolver.Resolver()
+    resolved: str = resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     return resolved != _STR
 
 

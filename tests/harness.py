@@ -50,17 +50,22 @@ def make_emulator(**options: Any) -> Emulator:
     return emu
 
 
-def factory_for(emu: Emulator, sleeps: list[float] | None = None
-                ) -> Callable[[EnvironmentSettings, str], DigdirClient]:
+def factory_for(
+    emu: Emulator, sleeps: list[float] | None = None
+) -> Callable[[EnvironmentSettings, str], DigdirClient]:
     def sleep(seconds: float) -> None:
         if sleeps is not None:
             sleeps.append(seconds)
 
     def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
         return DigdirClient(
-            "http://emulator.invalid", prefix=env.prefix,
-            token_provider=StaticTokenProvider(Secret(TOKEN)), scopes=sorted(FULL_SCOPES),
-            transport=emu.transport(), concurrency=env.concurrency, sleep=sleep,
+            "http://emulator.invalid",
+            prefix=env.prefix,
+            token_provider=StaticTokenProvider(Secret(TOKEN)),
+            scopes=sorted(FULL_SCOPES),
+            transport=emu.transport(),
+            concurrency=env.concurrency,
+            sleep=sleep,
             retry=RetryPolicy(),
             merchant_path="/x-emulator/clients/{client_id}/merchant" if env.merchant_api else None,
         )
@@ -81,8 +86,12 @@ class ProjectDir:
     def copy_keys(self, source: Path) -> None:
         shutil.copytree(source, self.root / "keys", dirs_exist_ok=True)
 
-    def write(self, clients: dict[str, dict[str, Any]], env: str = "test",
-              merchant: dict[str, Any] | None = None) -> None:
+    def write(
+        self,
+        clients: dict[str, dict[str, Any]],
+        env: str = "test",
+        merchant: dict[str, Any] | None = None,
+    ) -> None:
         from selvsync.yaml import dump
 
         data: dict[str, Any] = {"clients": clients}
@@ -102,8 +111,11 @@ def raw_clients(emu: Emulator, inactive: bool = True) -> list[dict[str, Any]]:
     import httpx
 
     with httpx.Client(transport=emu.transport(), base_url="http://emulator.invalid") as http:
-        response = http.get("/api/v1/clients", params={"inactive": "true"} if inactive else None,
-                            headers={"Authorization": f"Bearer {TOKEN}"})
+        response = http.get(
+            "/api/v1/clients",
+            params={"inactive": "true"} if inactive else None,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         response.raise_for_status()
         data: list[dict[str, Any]] = response.json()
         return data

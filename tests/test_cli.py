@@ -30,8 +30,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_readme_first_command_applies_then_plans_empty(quickstart: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_first_command_applies_then_plans_empty(
+    quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(capsys, "apply", "-C", str(quickstart), "--auto-approve")
     assert code == 0, err
     assert "6 applied, 0 failed, 0 not attempted" in out
@@ -45,8 +46,9 @@ def test_readme_first_command_applies_then_plans_empty(quickstart: Path,
     assert secret and secret not in out + err
 
 
-def test_detailed_exitcode_reports_changes(quickstart: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_detailed_exitcode_reports_changes(
+    quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "plan", "-C", str(quickstart), "--detailed-exitcode")
     assert code == 2
     assert "6 to create" in out
@@ -62,28 +64,32 @@ def test_json_plan_is_versioned(quickstart: Path, capsys: pytest.CaptureFixture[
         assert {"environment", "key", "action", "client_id"} <= set(change)
 
 
-def test_apply_without_terminal_refuses(quickstart: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_without_terminal_refuses(
+    quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "apply", "-C", str(quickstart))
     assert code == 4
     assert "no terminal to confirm on" in err
-    code, out, _ = run(capsys, "plan", "-C", str(quickstart), "--detailed-exitcode")
+    code, _, _ = run(capsys, "plan", "-C", str(quickstart), "--detailed-exitcode")
     assert code == 2  # nothing was applied
 
 
-def test_plan_file_round_trip_and_second_apply_refused(quickstart: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_file_round_trip_and_second_apply_refused(
+    quickstart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     planfile = tmp_path / "plan.json"
     code, _, err = run(capsys, "plan", "-C", str(quickstart), "--out", str(planfile))
     assert code == 0 and planfile.is_file(), err
-    code, out, err = run(capsys, "apply", "-C", str(quickstart), str(planfile), "--auto-approve")
+    code, _, err = run(capsys, "apply", "-C", str(quickstart), str(planfile), "--auto-approve")
     assert code == 0, err
     code, _, err = run(capsys, "apply", "-C", str(quickstart), str(planfile), "--auto-approve")
     assert code == 4
     assert "planned for create but now exists" in err
 
 
-def test_corrupt_plan_file_is_a_clear_error(quickstart: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_plan_file_is_a_clear_error(
+    quickstart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "plan.json"
     bad.write_text('{"kind": "selvsync-plan", "format_version": 1, "environments": [')
     code, _, err = run(capsys, "apply", "-C", str(quickstart), str(bad), "--auto-approve")
@@ -92,7 +98,9 @@ def test_corrupt_plan_file_is_a_clear_error(quickstart: Path, tmp_path: Path,
     assert "Traceback" not in err
 
 
-def test_unsafe_plan_refused_then_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unsafe_plan_refused_then_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     proj = ProjectDir(tmp_path / "p")
     proj.write({"web": idporten("Web", protect=True), "other": idporten("Other")})
     assert run(capsys, "apply", "-C", str(proj.root), "--auto-approve")[0] == 0
@@ -106,8 +114,9 @@ def test_unsafe_plan_refused_then_forced(tmp_path: Path, capsys: pytest.CaptureF
     assert "deactivate" in out
 
 
-def test_rotate_secret_records_date_in_marker(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_rotate_secret_records_date_in_marker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     proj = ProjectDir(tmp_path / "p")
     proj.write({"sak": idporten("Sak", token_endpoint_auth_method="client_secret_post")})
     assert run(capsys, "apply", "-C", str(proj.root), "--auto-approve")[0] == 0
@@ -122,8 +131,9 @@ def test_rotate_secret_records_date_in_marker(tmp_path: Path,
     assert code == 0, out  # the rotation date in the marker is not a diff
 
 
-def test_rotate_secret_of_key_client_is_refused(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_rotate_secret_of_key_client_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     proj = ProjectDir(tmp_path / "p")
     proj.write({"web": idporten("Web")})
     assert run(capsys, "apply", "-C", str(proj.root), "--auto-approve")[0] == 0
@@ -132,9 +142,12 @@ def test_rotate_secret_of_key_client_is_refused(tmp_path: Path,
 
 
 def test_secret_client_without_sink_is_refused_before_any_write(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    proj = ProjectDir(tmp_path / "p", project_yaml=(
-        'orgno: "991825827"\nenvironments:\n  test:\n    api: emulator\n'))
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = ProjectDir(
+        tmp_path / "p",
+        project_yaml=('orgno: "991825827"\nenvironments:\n  test:\n    api: emulator\n'),
+    )
     proj.write({"sak": idporten("Sak", token_endpoint_auth_method="client_secret_basic")})
     code, _, err = run(capsys, "apply", "-C", str(proj.root), "--auto-approve")
     assert code == 4 and "has no `secrets:` sink" in err
@@ -152,15 +165,22 @@ def served() -> Iterator[tuple[Emulator, str]]:
         server.shutdown()
 
 
-def test_over_loopback_socket_with_token_auth(served: tuple[Emulator, str], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_over_loopback_socket_with_token_auth(
+    served: tuple[Emulator, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     emu, url = served
     monkeypatch.setenv("SELVSYNC_TEST_TOKEN", TOKEN)
-    proj = ProjectDir(tmp_path / "p", project_yaml=(
-        f'orgno: "{ORGNO}"\nowner: loop\nenvironments:\n  test:\n    api: {url}\n'
-        "    auth: {method: token, token_env: SELVSYNC_TEST_TOKEN}\n"
-        "    merchant_api: true\n"))
+    proj = ProjectDir(
+        tmp_path / "p",
+        project_yaml=(
+            f'orgno: "{ORGNO}"\nowner: loop\nenvironments:\n  test:\n    api: {url}\n'
+            "    auth: {method: token, token_env: SELVSYNC_TEST_TOKEN}\n"
+            "    merchant_api: true\n"
+        ),
+    )
     proj.write({"web": idporten("Web")})
     code, _, err = run(capsys, "-v", "apply", "-C", str(proj.root), "--auto-approve")
     assert code == 0, err

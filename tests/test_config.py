@@ -37,10 +37,17 @@ def test_examples_validate(name: str, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_quickstart_has_every_kind_of_client() -> None:
     state = load_project(EXAMPLES / "quickstart").states["test"]
-    kinds = {(c.fields["integration_type"], c.fields.get("application_type", "web"))
-             for c in state.clients.values()}
-    assert {("idporten", "web"), ("idporten", "browser"), ("api_klient", "native"),
-            ("maskinporten", "web"), ("krr", "web")} <= kinds
+    kinds = {
+        (c.fields["integration_type"], c.fields.get("application_type", "web"))
+        for c in state.clients.values()
+    }
+    assert {
+        ("idporten", "web"),
+        ("idporten", "browser"),
+        ("api_klient", "native"),
+        ("maskinporten", "web"),
+        ("krr", "web"),
+    } <= kinds
     assert state.merchant.notification_emails
 
 
@@ -51,8 +58,10 @@ def test_shared_definition_merges_with_overrides_and_variables() -> None:
     assert test.fields["client_name"] == prod.fields["client_name"] == "Min side"
     assert prod.fields["redirect_uris"] == ["https://minside.example.no/oauth2/callback"]
     # The list override replaces the shared list entirely.
-    assert test.fields["redirect_uris"] == ["https://minside.dev.example.no/oauth2/callback",
-                                            "http://localhost:8080/oauth2/callback"]
+    assert test.fields["redirect_uris"] == [
+        "https://minside.dev.example.no/oauth2/callback",
+        "http://localhost:8080/oauth2/callback",
+    ]
     assert prod.protect and not test.protect
     assert "extends" not in prod.fields
 
@@ -69,8 +78,9 @@ def test_positions_follow_the_file_each_value_came_from() -> None:
 def test_error_in_shared_value_points_at_shared_file(project: Path) -> None:
     (project / "shared.yaml").write_text(
         "clients:\n  web:\n    integration_type: idporten\n    client_name: Web\n"
-        "    redirect_uris: [\"http://insecure.example.no/cb\"]\n"
-        "    post_logout_redirect_uris: [\"https://a.example.no/\"]\n")
+        '    redirect_uris: ["http://insecure.example.no/cb"]\n'
+        '    post_logout_redirect_uris: ["https://a.example.no/"]\n'
+    )
     (project / "environments" / "test.yaml").write_text("clients:\n  web:\n    extends: web\n")
     message = _errors(project)
     assert "shared.yaml:5:21: clients.web.redirect_uris[0]: must use https://" in message
@@ -79,9 +89,10 @@ def test_error_in_shared_value_points_at_shared_file(project: Path) -> None:
 def test_variables_builtin_and_escape(project: Path) -> None:
     (project / "environments" / "test.yaml").write_text(
         "clients:\n  web:\n    integration_type: idporten\n"
-        "    client_name: \"${env} $${literal}\"\n"
-        "    description: \"owner ${owner}, org ${orgno}\"\n"
-        "    redirect_uris: [\"${base}/cb\"]\n    post_logout_redirect_uris: [\"${base}/\"]\n")
+        '    client_name: "${env} $${literal}"\n'
+        '    description: "owner ${owner}, org ${orgno}"\n'
+        '    redirect_uris: ["${base}/cb"]\n    post_logout_redirect_uris: ["${base}/"]\n'
+    )
     client = load_project(project).states["test"].clients["web"]
     assert client.fields["client_name"] == "test ${literal}"
     assert client.fields["description"] == "owner fixture, org 991825827"
@@ -99,7 +110,9 @@ def test_key_defined_twice_across_files_names_both(project: Path) -> None:
 
 def test_environment_file_for_undeclared_environment(project: Path) -> None:
     (project / "environments" / "staging.yaml").write_text("clients: {}\n")
-    assert "staging.yaml:1:1: environment 'staging' is not declared in selvsync.yaml" in _errors(project)
+    assert "staging.yaml:1:1: environment 'staging' is not declared in selvsync.yaml" in _errors(
+        project
+    )
 
 
 def test_file_and_folder_for_one_environment(project: Path) -> None:
@@ -122,14 +135,21 @@ def test_unknown_env_option(project: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_production_needs_notification_emails(project: Path) -> None:
     text = (project / "selvsync.yaml").read_text()
-    (project / "selvsync.yaml").write_text(text.replace("api: emulator", "api: emulator\n    production: true"))
+    (project / "selvsync.yaml").write_text(
+        text.replace("api: emulator", "api: emulator\n    production: true")
+    )
     message = _errors(project)
-    assert "test.yaml:2:3: clients.web: a client in a production environment needs notification e-mails" in message
+    assert (
+        "test.yaml:2:3: clients.web: a client in a production environment needs "
+        "notification e-mails" in message
+    )
 
 
 def test_client_merchant_override_counts_for_production(project: Path) -> None:
     text = (project / "selvsync.yaml").read_text()
-    (project / "selvsync.yaml").write_text(text.replace("api: emulator", "api: emulator\n    production: true"))
+    (project / "selvsync.yaml").write_text(
+        text.replace("api: emulator", "api: emulator\n    production: true")
+    )
     env = project / "environments" / "test.yaml"
     env.write_text(env.read_text() + "    merchant: {notification_emails: [ops@example.no]}\n")
     state = load_project(project).states["test"]
@@ -139,7 +159,8 @@ def test_client_merchant_override_counts_for_production(project: Path) -> None:
 
 def test_all_errors_reported_at_once_and_sorted(project: Path) -> None:
     (project / "environments" / "test.yaml").write_text(
-        "clients:\n  b:\n    protect: yes\n  a:\n    sso_disabled: off\n")
+        "clients:\n  b:\n    protect: yes\n  a:\n    sso_disabled: off\n"
+    )
     lines = _errors(project).splitlines()
     assert len(lines) >= 2
     positions = [tuple(int(n) for n in line.split(":")[1:3]) for line in lines]

@@ -21,23 +21,35 @@ login = st.fixed_dictionaries(
     {
         "client_name": st.sampled_from(["Alfa", "Beta", "Gamma"]),
         "scopes": st.lists(st.sampled_from(["openid", "profile", "eidas"]), unique=True),
-        "redirect_uris": st.lists(st.sampled_from(["https://a.example.no/cb",
-                                                   "https://a.example.no/cb2",
-                                                   "https://a.example.no/cb3"]),
-                                  min_size=1, max_size=3, unique=True),
+        "redirect_uris": st.lists(
+            st.sampled_from(
+                ["https://a.example.no/cb", "https://a.example.no/cb2", "https://a.example.no/cb3"]
+            ),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        ),
         "access_token_lifetime": st.sampled_from([None, 60, 120, 300]),
         "integration_type": st.sampled_from(["idporten", "ansattporten"]),
     }
 )
 declared = st.dictionaries(st.sampled_from(KEYS), login, max_size=5)
 # Live clients that are not ours: (description, name). Foreign markers and digdirator names.
-others = st.lists(st.sampled_from(["hand made", "Laget i portalen", "prod-gcp:team:app",
-                                   "[selvsync:v1 o=someone-else k=a]"]), max_size=3)
+others = st.lists(
+    st.sampled_from(
+        ["hand made", "Laget i portalen", "prod-gcp:team:app", "[selvsync:v1 o=someone-else k=a]"]
+    ),
+    max_size=3,
+)
 
 
 def _client(key: str, spec: dict[str, Any]) -> dict[str, Any]:
-    body = idporten(spec["client_name"], integration_type=spec["integration_type"],
-                    redirect_uris=spec["redirect_uris"], allow_replace=True)
+    body = idporten(
+        spec["client_name"],
+        integration_type=spec["integration_type"],
+        redirect_uris=spec["redirect_uris"],
+        allow_replace=True,
+    )
     if spec["scopes"]:
         body["scopes"] = spec["scopes"]
     if spec["access_token_lifetime"] is not None:
@@ -48,15 +60,19 @@ def _client(key: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=declared, second=declared, foreign=others, seed=st.integers(0, 2**16))
-def test_apply_then_plan_is_empty_and_others_untouched(first: dict[str, Any],
-                                                       second: dict[str, Any],
-                                                       foreign: list[str], seed: int) -> None:
+def test_apply_then_plan_is_empty_and_others_untouched(
+    first: dict[str, Any], second: dict[str, Any], foreign: list[str], seed: int
+) -> None:
     emu = make_emulator(shuffle_lists=True, seed=seed)
     with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
         for description in foreign:
             body = idporten("Foreign", description=description)
-            assert http.post("/api/v1/clients", json=body,
-                             headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 201
+            assert (
+                http.post(
+                    "/api/v1/clients", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+                ).status_code
+                == 201
+            )
     untouched = {c["client_id"]: c for c in raw_clients(emu)}
     with tempfile.TemporaryDirectory() as tmp:
         proj = ProjectDir(Path(tmp) / "p")
@@ -75,6 +91,9 @@ def test_apply_then_plan_is_empty_and_others_untouched(first: dict[str, Any],
     live = {c["client_id"]: c for c in raw_clients(emu)}
     for cid, client in untouched.items():
         assert live[cid] == client
-    active_markers = [c["description"] for c in live.values()
-                      if c["active"] and "o=team-a" in (c.get("description") or "")]
+    active_markers = [
+        c["description"]
+        for c in live.values()
+        if c["active"] and "o=team-a" in (c.get("description") or "")
+    ]
     assert len(active_markers) == len(set(active_markers)) == len(second)

@@ -46,8 +46,9 @@ def active(emu: Emulator) -> list[dict[str, Any]]:
     return [c for c in raw_clients(emu) if c.get("active", True)]
 
 
-def test_quickstart_converges_with_shuffled_lists_and_server_defaults(tmp_path: Path,
-                                                                      emu: Emulator) -> None:
+def test_quickstart_converges_with_shuffled_lists_and_server_defaults(
+    tmp_path: Path, emu: Emulator
+) -> None:
     import shutil
 
     from harness import EXAMPLES
@@ -79,16 +80,15 @@ def test_update_shows_field_level_change(proj: ProjectDir, emu: Emulator) -> Non
     assert plan_of(proj, emu).empty
 
 
-def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(proj: ProjectDir,
-                                                                      emu: Emulator) -> None:
+def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(
+    proj: ProjectDir, emu: Emulator
+) -> None:
     import httpx
-
     from harness import TOKEN
 
     with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        for description in ("made by hand", "prod-gcp:team:app",
-                            "x [selvsync:v1 o=team-b k=web]"):
+        for description in ("made by hand", "prod-gcp:team:app", "x [selvsync:v1 o=team-b k=web]"):
             body = idporten("Other", description=description)
             assert http.post("/api/v1/clients", json=body, headers=headers).status_code == 201
     before = {c["client_id"]: c for c in raw_clients(emu)}
@@ -108,12 +108,14 @@ def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(proj: Proj
 
 def test_adopt_writes_only_the_marker(proj: ProjectDir, emu: Emulator) -> None:
     import httpx
-
     from harness import TOKEN
 
     with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
-        response = http.post("/api/v1/clients", json=idporten("Legacy", description="hand made"),
-                             headers={"Authorization": f"Bearer {TOKEN}"})
+        response = http.post(
+            "/api/v1/clients",
+            json=idporten("Legacy", description="hand made"),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         cid = response.json()["client_id"]
     proj.write({"legacy": idporten("Legacy", description="hand made", client_id=cid)})
     plan = plan_of(proj, emu)
@@ -141,7 +143,9 @@ def test_integration_type_change_needs_opt_in(proj: ProjectDir, emu: Emulator) -
     assert report.ok
     clients = raw_clients(emu)
     assert sorted((c["integration_type"], c["active"]) for c in clients) == [
-        ("ansattporten", True), ("idporten", False)]
+        ("ansattporten", True),
+        ("idporten", False),
+    ]
     assert plan_of(proj, emu).empty
 
 
@@ -206,8 +210,7 @@ def test_failure_midway_gives_partial_and_rerun_converges(proj: ProjectDir, emu:
     proj.write({f"c{i}": idporten(f"C{i}") for i in range(10)})
     session_concurrency = 1
     text = (proj.root / "selvsync.yaml").read_text()
-    (proj.root / "selvsync.yaml").write_text(
-        text + f"    concurrency: {session_concurrency}\n")
+    (proj.root / "selvsync.yaml").write_text(text + f"    concurrency: {session_concurrency}\n")
     with proj.session(emu) as session:
         plan = plan_project(session)
         # Let four creates through, then make the emulator reject the fifth with a 400.
@@ -218,8 +221,7 @@ def test_failure_midway_gives_partial_and_rerun_converges(proj: ProjectDir, emu:
         def flaky(body: dict[str, Any], **kw: Any) -> Any:
             calls["n"] += 1
             if calls["n"] == ok_first + 1:
-                emu.faults.add("status", method="POST", path="/api/v1/clients", status=400,
-                               times=1)
+                emu.faults.add("status", method="POST", path="/api/v1/clients", status=400, times=1)
             return original(body, **kw)
 
         session.client("test").create_client = flaky  # type: ignore[method-assign]
@@ -236,10 +238,10 @@ def test_failure_midway_gives_partial_and_rerun_converges(proj: ProjectDir, emu:
     assert plan_of(proj, emu).empty
 
 
-def test_plan_file_refuses_when_live_state_moved(proj: ProjectDir, emu: Emulator,
-                                                 tmp_path: Path) -> None:
+def test_plan_file_refuses_when_live_state_moved(
+    proj: ProjectDir, emu: Emulator, tmp_path: Path
+) -> None:
     import httpx
-
     from harness import TOKEN
 
     proj.write({"web": idporten("Web")})
@@ -251,33 +253,52 @@ def test_plan_file_refuses_when_live_state_moved(proj: ProjectDir, emu: Emulator
     cid = plan.changes[0].client_id
     with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
         live = http.get(f"/api/v1/clients/{cid}", headers={"Authorization": f"Bearer {TOKEN}"})
-        body = {k: v for k, v in live.json().items()
-                if k not in ("client_id", "client_orgno", "created", "last_updated", "active",
-                             "jwks_uri", "supplier_orgno")}
+        body = {
+            k: v
+            for k, v in live.json().items()
+            if k
+            not in (
+                "client_id",
+                "client_orgno",
+                "created",
+                "last_updated",
+                "active",
+                "jwks_uri",
+                "supplier_orgno",
+            )
+        }
         body["client_name"] = "Changed by hand"
-        assert http.put(f"/api/v1/clients/{cid}", json=body,
-                        headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert (
+            http.put(
+                f"/api/v1/clients/{cid}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+            ).status_code
+            == 200
+        )
     saved = planfile.read(path)
     counters_before = emu.counters()
     with proj.session(emu) as session:
-        snaps = {e.name: read_snapshot(session.client(e.name), planfile.jwks_ids(e), 4)
-                 for e in saved.environments}
+        snaps = {
+            e.name: read_snapshot(session.client(e.name), planfile.jwks_ids(e), 4)
+            for e in saved.environments
+        }
         with pytest.raises(StalePlanError, match=f"client {cid} changed"):
             planfile.check_fresh(saved, snaps)
     writes = {k: v for k, v in emu.counters().items() if not k.startswith("GET")}
     assert writes == {k: v for k, v in counters_before.items() if not k.startswith("GET")}
 
 
-def test_plan_file_applied_twice_never_duplicates(proj: ProjectDir, emu: Emulator,
-                                                  tmp_path: Path) -> None:
+def test_plan_file_applied_twice_never_duplicates(
+    proj: ProjectDir, emu: Emulator, tmp_path: Path
+) -> None:
     proj.write({"web": idporten("Web")})
     path = tmp_path / "plan.json"
     planfile.write(plan_of(proj, emu), path)
     for attempt in range(2):
         saved = planfile.read(path)
         with proj.session(emu) as session:
-            snaps = {e.name: read_snapshot(session.client(e.name), [], 4)
-                     for e in saved.environments}
+            snaps = {
+                e.name: read_snapshot(session.client(e.name), [], 4) for e in saved.environments
+            }
             if attempt == 0:
                 planfile.check_fresh(saved, snaps)
                 assert apply_plan(session, saved).ok
@@ -295,13 +316,17 @@ def test_one_listing_per_environment(proj: ProjectDir, emu: Emulator) -> None:
     assert emu.counters() == {"GET /clients": 1}
 
 
-@pytest.mark.parametrize("fault", [
-    {"kind": "status", "status": 500},        # not committed: re-list finds nothing, retry once
-    {"kind": "commit_status", "status": 502},  # committed, answer lost: re-list finds it
-    {"kind": "drop"},                          # committed, connection reset
-])
-def test_ambiguous_create_never_duplicates(proj: ProjectDir, emu: Emulator,
-                                           fault: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "status", "status": 500},  # not committed: re-list finds nothing, retry once
+        {"kind": "commit_status", "status": 502},  # committed, answer lost: re-list finds it
+        {"kind": "drop"},  # committed, connection reset
+    ],
+)
+def test_ambiguous_create_never_duplicates(
+    proj: ProjectDir, emu: Emulator, fault: dict[str, Any]
+) -> None:
     proj.write({"web": idporten("Web")})
     options = dict(fault)
     emu.faults.add(options.pop("kind"), method="POST", path="/api/v1/clients", times=1, **options)
@@ -317,12 +342,22 @@ def test_key_file_change_plans_update_keys(proj: ProjectDir, emu: Emulator) -> N
     from harness import EXAMPLES
 
     proj.copy_keys(EXAMPLES / "quickstart" / "keys")
-    proj.write({"m2m": {"integration_type": "maskinporten", "client_name": "M2M",
-                        "token_endpoint_auth_method": "private_key_jwt",
-                        "scopes": ["org:api.read"], "keys": "keys/skatt-api.jwks.json"}})
+    proj.write(
+        {
+            "m2m": {
+                "integration_type": "maskinporten",
+                "client_name": "M2M",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "scopes": ["org:api.read"],
+                "keys": "keys/skatt-api.jwks.json",
+            }
+        }
+    )
     apply_all(proj, emu)
     assert plan_of(proj, emu).empty
-    shutil.copy(proj.root / "keys" / "krr-oppslag.jwks.json", proj.root / "keys" / "skatt-api.jwks.json")
+    shutil.copy(
+        proj.root / "keys" / "krr-oppslag.jwks.json", proj.root / "keys" / "skatt-api.jwks.json"
+    )
     plan = plan_of(proj, emu)
     (change,) = plan.changes
     assert change.action == Action.UPDATE_KEYS

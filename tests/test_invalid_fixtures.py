@@ -22,7 +22,7 @@ PROJECT_CASES = sorted((FIXTURES / "invalid-project").glob("*.yaml"))
 def _expectation(path: Path) -> tuple[str, str]:
     first = path.read_text("utf-8").splitlines()[0]
     assert first.startswith("# expect: "), f"{path.name} lacks an expect line"
-    location, _, rest = first[len("# expect: "):].partition(" ")
+    location, _, rest = first[len("# expect: ") :].partition(" ")
     return location, rest
 
 
@@ -33,8 +33,9 @@ def _run(project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", ENV_CASES, ids=[p.stem for p in ENV_CASES])
-def test_invalid_environment_file(case: Path, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_environment_file(
+    case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = tmp_path / "p"
     shutil.copytree(FIXTURES / "project", project)
     target = project / "environments" / "test.yaml"
@@ -47,8 +48,9 @@ def test_invalid_environment_file(case: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("case", PROJECT_CASES, ids=[p.stem for p in PROJECT_CASES])
-def test_invalid_project_file(case: Path, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_project_file(
+    case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = tmp_path / "p"
     shutil.copytree(FIXTURES / "project", project)
     target = project / "selvsync.yaml"
@@ -65,12 +67,14 @@ def test_base_fixture_project_is_valid(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0, err
 
 
-def test_literal_secret_value_is_never_echoed(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_literal_secret_value_is_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = tmp_path / "p"
     shutil.copytree(FIXTURES / "project", project)
-    shutil.copy(FIXTURES / "invalid-env" / "literal-secret.yaml",
-                project / "environments" / "test.yaml")
+    shutil.copy(
+        FIXTURES / "invalid-env" / "literal-secret.yaml", project / "environments" / "test.yaml"
+    )
     code = main(["validate", "-C", str(project)])
     captured = capsys.readouterr()
     assert code == 3

@@ -14,8 +14,23 @@ from selvsync.yaml import MAX_BYTES, dump, load_bytes, load_text
 
 @pytest.mark.parametrize(
     "text",
-    ["no", "NO", "off", "on", "yes", "y", "Y", "1:20", "0755", "1.10", "2024-01-01", "0x1F", "1e3",
-     ".inf", "012"],
+    [
+        "no",
+        "NO",
+        "off",
+        "on",
+        "yes",
+        "y",
+        "Y",
+        "1:20",
+        "0755",
+        "1.10",
+        "2024-01-01",
+        "0x1F",
+        "1e3",
+        ".inf",
+        "012",
+    ],
 )
 def test_yaml11_lookalikes_stay_strings(text: str) -> None:
     doc = load_text(f"value: {text}\n", "f.yaml")
@@ -24,8 +39,18 @@ def test_yaml11_lookalikes_stay_strings(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("true", True), ("False", False), ("12", 12), ("-3", -3), ("0", 0), ("~", None), ("", None),
-     ("null", None), ("'no'", "no"), ('"12"', "12")],
+    [
+        ("true", True),
+        ("False", False),
+        ("12", 12),
+        ("-3", -3),
+        ("0", 0),
+        ("~", None),
+        ("", None),
+        ("null", None),
+        ("'no'", "no"),
+        ('"12"', "12"),
+    ],
 )
 def test_core_scalars(text: str, expected: object) -> None:
     assert load_text(f"value: {text}\n", "f.yaml").data == {"value": expected}
@@ -51,7 +76,10 @@ def test_duplicate_top_level_key() -> None:
 
 def test_python_tag_refused_without_side_effects(tmp_path: object) -> None:
     message = _error("a: !!python/object/apply:os.system ['touch /tmp/selvsync-pwned']\n")
-    assert "f.yaml:1:4: a: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed" in message
+    assert (
+        "f.yaml:1:4: a: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed"
+        in message
+    )
     import os
 
     assert not os.path.exists("/tmp/selvsync-pwned")
@@ -71,7 +99,9 @@ def test_billion_laughs_refused_quickly() -> None:
     for i in range(1, 10):
         prev = chr(ord("a") + i - 1)
         cur = chr(ord("a") + i)
-        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+        lines.append(
+            f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]"
+        )
     message = _error("\n".join(lines) + "\n")
     assert "alias *a is not supported" in message
 
@@ -86,7 +116,9 @@ def test_size_cap() -> None:
 
 
 def test_bom_refused() -> None:
-    assert _error(b"\xef\xbb\xbfa: 1\n").startswith("f.yaml:1:1: file starts with a byte order mark")
+    assert _error(b"\xef\xbb\xbfa: 1\n").startswith(
+        "f.yaml:1:1: file starts with a byte order mark"
+    )
 
 
 def test_invalid_utf8_position() -> None:
@@ -112,15 +144,27 @@ def test_non_string_key_refused() -> None:
 
 
 def test_positions_of_values_and_keys() -> None:
-    doc = load_text("clients:\n  web:\n    redirect_uris:\n      - https://a\n      - https://b\n", "f.yaml")
+    doc = load_text(
+        "clients:\n  web:\n    redirect_uris:\n      - https://a\n      - https://b\n", "f.yaml"
+    )
     assert doc.positions[("clients", "web", "redirect_uris", 1)] == Position("f.yaml", 5, 9)
     assert doc.key_positions[("clients", "web")] == Position("f.yaml", 2, 3)
     assert doc.locate(("clients", "web", "missing")) == Position("f.yaml", 3, 5)
 
 
 def test_dump_round_trips_risky_strings() -> None:
-    data = {"a": "no", "b": "1:20", "c": "0755", "d": "2024-01-01", "e": "", "f": "plain", "g": 5,
-            "h": True, "i": None, "j": ["on", "Y"]}
+    data = {
+        "a": "no",
+        "b": "1:20",
+        "c": "0755",
+        "d": "2024-01-01",
+        "e": "",
+        "f": "plain",
+        "g": 5,
+        "h": True,
+        "i": None,
+        "j": ["on", "Y"],
+    }
     assert load_text(dump(data), "f.yaml").data == data
     assert "a: 'no'" in dump(data)
 
@@ -138,8 +182,9 @@ def test_loader_only_raises_config_error_on_bytes(raw: bytes) -> None:
     assert time.process_time() - start < 5
 
 
-_yamlish = st.text(alphabet=st.sampled_from(list("ab:- \n[]{},'\"&*!#|>?%@`~\t0123456789yesno.")),
-                   max_size=200)
+_yamlish = st.text(
+    alphabet=st.sampled_from(list("ab:- \n[]{},'\"&*!#|>?%@`~\t0123456789yesno.")), max_size=200
+)
 
 
 @settings(max_examples=300, deadline=None)
