@@ -224,6 +224,9 @@ class _ProjectLoader:
             secrets=secrets,
             merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
             concurrency=int(raw.get("concurrency", 4)),
+            key_expiry_warning_days=int(raw.get("key_expiry_warning_days", 30)),
+            key_propagation_minutes=int(raw.get("key_propagation_minutes", 10)),
+            secret_max_age_days=int(raw.get("secret_max_age_days", 330)),
             emulator_db=(self.root / (db or f".selvsync/emulator-{name}.sqlite"))
             if api == EMULATOR
             else None,

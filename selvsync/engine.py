@@ -16,7 +16,13 @@ from selvsync.client import DigdirClient
 from selvsync.connect import ClientFactory
 from selvsync.marker import classify_owner
 from selvsync.model import DesiredState, Project
-from selvsync.plan import EnvironmentPlan, LiveSnapshot, Plan, build_environment_plan
+from selvsync.plan import (
+    EnvironmentPlan,
+    LiveSnapshot,
+    Plan,
+    PlanOptions,
+    build_environment_plan,
+)
 
 
 @dataclass
@@ -91,18 +97,22 @@ def _ids_needing_keys(
     return sorted(out)
 
 
-def plan_environment(session: Session, name: str) -> tuple[EnvironmentPlan, LiveSnapshot]:
+def plan_environment(
+    session: Session, name: str, options: PlanOptions | None = None
+) -> tuple[EnvironmentPlan, LiveSnapshot]:
     state = session.project.states[name]
     live = read_live(session.client(name), state, session.project.owner)
-    return build_environment_plan(state, session.project.owner, live), live
+    return build_environment_plan(state, session.project.owner, live, options), live
 
 
-def plan_project(session: Session, names: Iterable[str] | None = None) -> Plan:
+def plan_project(
+    session: Session, names: Iterable[str] | None = None, options: PlanOptions | None = None
+) -> Plan:
     """Plan every (or the named) environment, concurrently; order follows selvsync.yaml."""
     project = session.project
     selected = [n for n in project.states if names is None or n in set(names)]
     for name in selected:
         session.client(name)  # open clients up front: factories need not be thread-safe
     with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="plan") as pool:
-        results = list(pool.map(lambda n: plan_environment(session, n)[0], selected))
+        results = list(pool.map(lambda n: plan_environment(session, n, options)[0], selected))
     return Plan(project.orgno, project.owner, results)

@@ -41,6 +41,9 @@ class EnvironmentSettings:
     merchant_api: bool = False
     concurrency: int = 4
     emulator_db: Path | None = None
+    key_expiry_warning_days: int = 30
+    key_propagation_minutes: int = 10
+    secret_max_age_days: int = 330
 
     @property
     def is_emulator(self) -> bool:

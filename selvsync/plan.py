@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from selvsync import diff
+from selvsync import diff, keyplan
 from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
 from selvsync.model import DesiredClient, DesiredState
 
@@ -68,6 +70,8 @@ class Change:
     keys_removed: list[str] = field(default_factory=list)
     returns_secret: bool = False
     protected: bool = False
+    manual: bool = False  # a person must do it in the portal; selvsync never claims it did
+    merchant: dict[str, Any] | None = None  # merchant data to write (where there is an API)
 
     @property
     def destructive(self) -> bool:
@@ -82,14 +86,17 @@ class Change:
             "fields": [f.as_dict() for f in self.fields],
             "notes": list(self.notes),
         }
-        if self.action in (Action.UPDATE_KEYS, Action.CREATE, Action.REPLACE) and self.jwks:
+        if self.keys_added or self.keys_removed:
             out["keys_added"] = list(self.keys_added)
             out["keys_removed"] = list(self.keys_removed)
+        if self.action == Action.MERCHANT:
+            out["manual"] = self.manual
         if bodies:
             out["body"] = self.body
             out["jwks"] = self.jwks
             out["returns_secret"] = self.returns_secret
             out["protected"] = self.protected
+            out["merchant"] = self.merchant
         return out
 
     @classmethod
@@ -107,7 +114,17 @@ class Change:
             keys_removed=list(data.get("keys_removed", [])),
             returns_secret=bool(data.get("returns_secret", False)),
             protected=bool(data.get("protected", False)),
+            manual=bool(data.get("manual", False)),
+            merchant=data.get("merchant"),
         )
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Inputs of a plan besides desired and live state."""
+
+    now: float = 0.0  # Unix seconds; 0 means "the current time" (resolved by the engine)
+    renew_keys: bool = False
 
 
 @dataclass
@@ -134,6 +151,7 @@ class EnvironmentPlan:
     counts: dict[str, int] = field(default_factory=dict)  # live clients by ownership
     fingerprints: dict[str, str] = field(default_factory=dict)
     absent: list[str] = field(default_factory=list)  # keys planned for create
+    notes: list[str] = field(default_factory=list)  # informational, not changes
     refusals: list[str] = field(default_factory=list)  # safety limits; --force overrides
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
 
@@ -177,7 +195,8 @@ class Plan:
         return total
 
     def as_dict(self, *, plan_file: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        out: dict[str, Any] = {"kind": "selvsync-plan"} if plan_file else {}
+        out |= {
             "format_version": FORMAT_VERSION,
             "orgno": self.orgno,
             "owner": self.owner,
@@ -189,6 +208,7 @@ class Plan:
                     "summary": env.summary(),
                     "live": dict(env.counts),
                     "warnings": list(env.warnings),
+                    "notes": list(env.notes),
                     "refusals": list(env.refusals),
                     "blockers": list(env.blockers),
                     **(
@@ -200,8 +220,6 @@ class Plan:
                 for env in self.environments
             ],
         }
-        if plan_file:
-            out["kind"] = "selvsync-plan"
         return out
 
 
@@ -245,29 +263,86 @@ def _key_material(jwk: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def _keys_change(
-    env: str, client: DesiredClient, client_id: str | None, live: list[dict[str, Any]] | None
-) -> Change | None:
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    client_id: str | None,
+    live: list[dict[str, Any]] | None,
+    options: PlanOptions,
+) -> None:
     if not client.key_files:
-        return None
-    want = {_key_material(k) for k in client.keys}
-    have = {_key_material(k) for k in (live or [])}
-    if want == have:
-        return None
-    added = sorted({m[0] for m in want - have})
-    removed = sorted({m[0] for m in have - want})
-    return Change(
-        env,
-        client.key,
-        Action.UPDATE_KEYS,
-        client_id,
-        jwks=list(client.keys),
-        keys_added=added,
-        keys_removed=removed,
+        return
+    env = state.environment
+    decision = keyplan.decide(
+        client.keys,
+        live or [],
+        now=options.now,
+        propagation_seconds=env.key_propagation_minutes * 60,
+        expiry_warning_days=env.key_expiry_warning_days,
+        renew=options.renew_keys,
+    )
+    plan.warnings.extend(f"{client.key}: {w}" for w in decision.warnings)
+    if decision.upload is None:
+        plan.notes.extend(f"{client.key}: {n}" for n in decision.notes)
+        return
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.UPDATE_KEYS,
+            client_id,
+            jwks=decision.upload,
+            keys_added=decision.added,
+            keys_removed=decision.removed,
+            notes=decision.notes,
+        )
     )
 
 
-def build_environment_plan(state: DesiredState, owner: str, live: LiveSnapshot) -> EnvironmentPlan:
+def _secret_change(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    body: dict[str, Any],
+    options: PlanOptions,
+) -> None:
+    """Propose rotate-secret when the secret is older than the allowed age."""
+    if live_client.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+        return
+    if body.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+        return
+    max_age = client.secret_max_age_days or state.environment.secret_max_age_days
+    _, marker = parse(live_client.get("description"))
+    issued = (marker.rotated if marker else None) or str(live_client.get("created") or "")[:10]
+    try:
+        issued_at = datetime.strptime(issued, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return  # no known issue date: nothing to judge by
+    age = (datetime.fromtimestamp(options.now, UTC) - issued_at).days
+    if age < max_age:
+        return
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.ROTATE_SECRET,
+            str(live_client["client_id"]),
+            body=body,
+            returns_secret=True,
+            notes=[
+                f"the secret was issued {issued} ({age} days ago; limit {max_age}); the new one "
+                "goes to the secret sink and the old one keeps working about 30 minutes"
+            ],
+        )
+    )
+
+
+def build_environment_plan(
+    state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None = None
+) -> EnvironmentPlan:
     """Compare one environment's desired state with its live snapshot."""
+    options = options or PlanOptions(now=time.time())
     env = state.environment.name
     plan = EnvironmentPlan(env)
     counts = {str(o): 0 for o in Ownership} | {"inactive": 0}
@@ -306,12 +381,12 @@ def build_environment_plan(state: DesiredState, owner: str, live: LiveSnapshot) 
             live_client = _adoptable(plan, wanted, by_id, owner)
             if live_client is None:
                 continue
-            _plan_adopt(plan, wanted, live_client, owner, live)
+            _plan_adopt(plan, state, wanted, live_client, owner, live, options)
             continue
         if live_client is None:
             _plan_create(plan, wanted, owner, inactive_ours.get(key))
             continue
-        _plan_existing(plan, wanted, live_client, owner, live)
+        _plan_existing(plan, state, wanted, live_client, owner, live, options)
 
     for key, client in sorted(ours.items()):
         if key in state.clients:
@@ -389,10 +464,12 @@ def _plan_create(
 
 def _plan_adopt(
     plan: EnvironmentPlan,
+    state: DesiredState,
     client: DesiredClient,
     live_client: dict[str, Any],
     owner: str,
     live: LiveSnapshot,
+    options: PlanOptions,
 ) -> None:
     cid = str(live_client["client_id"])
     body = desired_body(client, _marker_for(client, owner, None))
@@ -413,17 +490,17 @@ def _plan_adopt(
         )
     plan.changes.append(change)
     plan.fingerprints.update(live.fingerprints(live_client))
-    keys = _keys_change(plan.name, client, cid, live.jwks.get(cid))
-    if keys is not None:
-        plan.changes.append(keys)
+    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
 
 
 def _plan_existing(
     plan: EnvironmentPlan,
+    state: DesiredState,
     client: DesiredClient,
     live_client: dict[str, Any],
     owner: str,
     live: LiveSnapshot,
+    options: PlanOptions,
 ) -> None:
     cid = str(live_client["client_id"])
     _, existing = parse(live_client.get("description"))
@@ -474,9 +551,8 @@ def _plan_existing(
                 "makes Digdir delete the secret"
             )
         plan.changes.append(change)
-    keys = _keys_change(plan.name, client, cid, live.jwks.get(cid))
-    if keys is not None:
-        plan.changes.append(keys)
+    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _secret_change(plan, state, client, live_client, body, options)
 
 
 def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:

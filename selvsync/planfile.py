@@ -25,14 +25,16 @@ from selvsync.plan import (
     fingerprint,
     jwks_fingerprint,
 )
+from selvsync.render import render_json
 
 KIND = "selvsync-plan"
 
 
 def write(plan: Plan, path: Path) -> None:
-    data = plan.as_dict(plan_file=True)
+    # The renderer masks anything sensitive by name or type, a second line of defence.
+    text = render_json(plan, plan_file=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
 
 

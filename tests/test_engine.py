@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from selvsync.emulator import Emulator
 from selvsync.engine import plan_project, read_snapshot
 from selvsync.errors import StalePlanError
 from selvsync.marker import parse
-from selvsync.plan import Action, Plan
+from selvsync.plan import Action, Plan, PlanOptions
 
 
 @pytest.fixture
@@ -362,10 +363,23 @@ def test_key_file_change_plans_update_keys(proj: ProjectDir, emu: Emulator) -> N
     (change,) = plan.changes
     assert change.action == Action.UPDATE_KEYS
     assert change.keys_added[0].startswith("krr-oppslag-")
-    assert change.keys_removed[0].startswith("skatt-api-")
+    # Step 1 of a rotation: the old key stays registered next to the new one.
+    assert change.keys_removed == []
+    assert change.jwks is not None and len(change.jwks) == 2
+    assert any("stay registered next to the new ones" in n for n in change.notes)
     _, report = apply_all(proj, emu)
     assert report.ok
-    assert plan_of(proj, emu).empty
+    waiting = plan_of(proj, emu)
+    assert waiting.empty
+    assert any("waits until" in n for n in waiting.environments[0].notes)
+    # Step 2, once the new key has propagated: the old key goes.
+    later = PlanOptions(now=time.time() + 11 * 60)
+    with proj.session(emu) as session:
+        plan = plan_project(session, options=later)
+        (change,) = plan.changes
+        assert change.keys_added == [] and change.keys_removed[0].startswith("skatt-api-")
+        assert apply_plan(session, plan).ok
+        assert plan_project(session, options=later).empty
 
 
 def test_continue_on_error_carries_on(proj: ProjectDir, emu: Emulator) -> None:

@@ -1,0 +1,158 @@
+"""The WSGI application: routing, authentication, counters and faults around the handlers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from .control import ROOT, ControlSurface
+from .counters import Counters
+from .errors import ApiProblem, ConnectionDropped, FieldError, OAuthError, problem, problem_body
+from .faults import Fault, FaultSet
+from .grant import GrantHandler
+from .handlers import ClientApi
+from .tokens import MODIFY, READ, WRITE, Principal, TokenRegistry
+from .wire import Request, Response
+
+log = logging.getLogger("selvsync.emulator")
+
+Handler = Callable[[Request, Principal, Mapping[str, str], float], Response]
+StartResponse = Callable[..., Any]
+TOKEN_PATH = "/token"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    scopes: tuple[str, ...]
+    handler: Handler
+    pattern: re.Pattern[str]
+
+
+def _routes(api: ClientApi, prefix: str) -> list[Route]:
+    change = (MODIFY, WRITE)
+    table: list[tuple[str, str, tuple[str, ...], Handler]] = [
+        ("GET", "/clients", (READ,), api.list_clients),
+        ("POST", "/clients", (WRITE,), api.create_client),
+        ("GET", "/clients/{id}", (READ,), api.get_client),
+        ("PUT", "/clients/{id}", change, api.update_client),
+        ("DELETE", "/clients/{id}", change, api.deactivate_client),
+        ("POST", "/clients/{id}/secret", change, api.rotate_secret),
+        ("GET", "/clients/{id}/jwks", (READ,), api.get_jwks),
+        ("POST", "/clients/{id}/jwks", change, api.put_jwks),
+        ("PUT", "/clients/{id}/jwks", change, api.put_jwks),
+        ("DELETE", "/clients/{id}/jwks", change, api.delete_jwks),
+        ("GET", "/x-emulator/clients/{id}/merchant", (READ,), api.get_merchant),
+        ("PUT", "/x-emulator/clients/{id}/merchant", change, api.put_merchant),
+    ]
+    routes = []
+    for method, template, scopes, handler in table:
+        regex = re.escape(prefix + template).replace(re.escape("{id}"), "(?P<id>[^/]+)")
+        routes.append(Route(method, template, scopes, handler, re.compile(regex)))
+    return routes
+
+
+class App:
+    def __init__(self, api: ClientApi, grant: GrantHandler, tokens: TokenRegistry,
+                 faults: FaultSet, counters: Counters, control: ControlSurface | None,
+                 prefix: str, clock: Callable[[], float],
+                 sleep: Callable[[float], None]) -> None:
+        self._routes = _routes(api, prefix)
+        self._grant = grant
+        self._tokens = tokens
+        self._faults = faults
+        self._counters = counters
+        self._control = control
+        self._clock = clock
+        self._sleep = sleep
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        response = self.handle(Request.from_environ(environ))
+        start_response(response.status_line(), response.header_list())
+        return [response.body]
+
+    def handle(self, req: Request) -> Response:
+        """Answer one request; raises ConnectionDropped when a fault says to hang up."""
+        if req.path == ROOT or req.path.startswith(ROOT + "/"):
+            if self._control is None:
+                return self._problem(problem(404, "the control surface is disabled"))
+            return self._control.handle(req)
+        route, params, allowed = self._match(req)
+        # Unrouted paths (the token endpoint, typos) count under their raw path.
+        self._counters.increment(f"{req.method} {route.template if route else req.path}")
+        pre = self._faults.before(req.method, req.path)
+        if pre.delay > 0:
+            self._sleep(pre.delay)
+        if pre.rejection is not None:
+            rejection = pre.rejection
+            return self._error_response(rejection.status, rejection.headers, rejection.body)
+        response = self._dispatch(req, route, params, allowed, pre.list_lag)
+        fault = self._faults.after(req.method, req.path)
+        return response if fault is None else self._damage(response, fault)
+
+    def _match(self, req: Request) -> tuple[Route | None, dict[str, str], list[str]]:
+        allowed: list[str] = []
+        for route in self._routes:
+            found = route.pattern.fullmatch(req.path)
+            if found is None:
+                continue
+            if route.method == req.method:
+                return route, found.groupdict(), []
+            allowed.append(route.method)
+        if req.path == TOKEN_PATH and req.method != "POST":
+            allowed.append("POST")
+        return None, {}, allowed
+
+    def _dispatch(self, req: Request, route: Route | None, params: dict[str, str],
+                  allowed: list[str], lag: float) -> Response:
+        try:
+            if route is not None:
+                who = self._tokens.authenticate(req.headers.get("authorization"))
+                who.require(*route.scopes)
+                return route.handler(req, who, params, lag)
+            if req.path == TOKEN_PATH and req.method == "POST":
+                return self._token(req)
+            if allowed:
+                raise problem(405, f"{req.method} is not allowed here",
+                              headers={"Allow": ", ".join(allowed)})
+            raise problem(404, f"no resource at {req.path}")
+        except ApiProblem as exc:
+            return self._problem(exc)
+        except Exception:
+            log.exception("emulator handler failed for %s %s", req.method, req.path)
+            return self._error_response(500, {}, None)
+
+    def _token(self, req: Request) -> Response:
+        try:
+            body = self._grant.exchange(req.form())
+        except OAuthError as exc:
+            return Response.json(exc.status, exc.body(), {"Cache-Control": "no-store"})
+        return Response.json(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _problem(self, exc: ApiProblem) -> Response:
+        return Response.json(exc.status, exc.body(self._clock()), exc.headers)
+
+    def _error_response(self, status: int, headers: dict[str, str],
+                        body: str | None) -> Response:
+        if body is not None:
+            return Response(status, body.encode(),
+                            {"Content-Type": "text/plain; charset=utf-8", **headers})
+        try:
+            message = HTTPStatus(status).phrase
+        except ValueError:
+            message = f"HTTP {status}"
+        payload = problem_body(status, [FieldError(message)], self._clock())
+        return Response.json(status, payload, headers)
+
+    def _damage(self, response: Response, fault: Fault) -> Response:
+        if fault.kind == "drop":
+            raise ConnectionDropped(f"fault {fault.id}: connection dropped after commit")
+        if fault.kind == "truncate":
+            cut = max(1, len(response.body) // 2) if response.body else 0
+            return Response(response.status, response.body[:cut], dict(response.headers))
+        return self._error_response(fault.status or 502, {}, fault.body)

@@ -1,0 +1,97 @@
+"""``Emulator``: the pieces wired together, and the Python API tests and the CLI use."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .app import App
+from .control import ControlSurface
+from .counters import Counters
+from .faults import FaultSet
+from .grant import GrantHandler, load_admin_client
+from .handlers import ClientApi
+from .store import Store
+from .tokens import FULL_SCOPES, TokenRegistry
+from .transport import EmulatorTransport
+
+DEFAULT_ISSUER = "https://emulator.selvsync.invalid/"
+
+
+def _default_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Emulator:
+    """A local Digdir self-service API plus a Maskinporten token endpoint.
+
+    ``seed`` makes client ids, list shuffling and latency jitter repeatable; ``clock`` and
+    ``sleep`` let tests move time without waiting. ``control`` enables ``/_emulator/``.
+    """
+
+    def __init__(self, db: str | Path = ":memory:", *, prefix: str = "/api/v1",
+                 issuer: str = DEFAULT_ISSUER, shuffle_lists: bool = False,
+                 seed: int | None = None, control: bool = True,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
+                 secret_factory: Callable[[], str] = _default_secret,
+                 token_lifetime: int = 120, max_skew: float = 10.0) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError("prefix must start with '/' and not end with one, e.g. /api/v1")
+        self.prefix = prefix
+        self.issuer = issuer
+        self.clock = clock
+        self._rng = random.Random(seed)
+        self._seeded = seed is not None
+        self.store = Store(db)
+        self.tokens = TokenRegistry(self.store, clock)
+        self.grant = GrantHandler(self.store, self.tokens, clock, issuer, max_skew=max_skew,
+                                  token_lifetime=token_lifetime)
+        self.faults = FaultSet(clock, random.Random(self._rng.random()))
+        self._counters = Counters()
+        api = ClientApi(self.store, clock, prefix, new_id=self._new_id,
+                        secret_factory=secret_factory,
+                        shuffle=random.Random(self._rng.random()) if shuffle_lists else None)
+        self._app = App(api, self.grant, self.tokens, self.faults, self._counters,
+                        ControlSurface(self.faults, self._counters) if control else None,
+                        prefix, clock, sleep)
+
+    def _new_id(self) -> str:
+        if self._seeded:
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return str(uuid.uuid4())
+
+    def add_admin_client(self, client_id: str, orgno: str, scopes: Iterable[str] = FULL_SCOPES,
+                         certificates: Iterable[bytes | str] = (),
+                         jwks: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Let ``client_id`` get tokens for ``orgno`` at ``POST /token``, signing with a
+        certificate that is, or is directly issued by, one of ``certificates`` (PEM), or
+        with a key from ``jwks`` (public JWKs) named by ``kid``."""
+        self.grant.add(load_admin_client(client_id, orgno, scopes, certificates, jwks))
+
+    def add_token(self, token: str, orgno: str, scopes: Iterable[str] = FULL_SCOPES) -> None:
+        """Accept ``token`` as a bearer token for ``orgno`` with ``scopes``, forever."""
+        self.tokens.add_static(token, orgno, scopes)
+
+    @property
+    def wsgi(self) -> App:
+        return self._app
+
+    def transport(self) -> httpx.BaseTransport:
+        return EmulatorTransport(self._app)
+
+    def counters(self) -> dict[str, int]:
+        return self._counters.snapshot()
+
+    def reset_counters(self) -> None:
+        self._counters.reset()
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,121 @@
+"""Key-set decisions: what to register so that a rotation never locks anyone out.
+
+Digdir replaces a client's whole key set on every write, a new key takes minutes to be accepted
+at the token endpoint, keys expire one year after posting, and a client holds at most five.
+So a rotation is two steps, decided from live state alone (no state file):
+
+1. New keys are registered *together with* the old ones (as many old ones as fit in five).
+2. A later run removes the old keys, once every declared key has been registered for at least
+   the propagation time (posting time = ``exp`` minus one year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_KEYS = 5
+KEY_LIFETIME = 365 * 24 * 3600
+
+
+@dataclass
+class KeyDecision:
+    upload: list[dict[str, Any]] | None = None  # the full set to register; None: no write
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _material(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(jwk.get(k)) for k in ("kid", "kty", "alg", "use", "e", "n"))
+
+
+def _public(jwk: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: jwk[k] for k in ("kty", "alg", "use", "kid", "e", "n") if k in jwk}
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def decide(
+    declared: Sequence[Mapping[str, Any]],
+    live: Sequence[Mapping[str, Any]],
+    *,
+    now: float,
+    propagation_seconds: float,
+    expiry_warning_days: int,
+    renew: bool = False,
+) -> KeyDecision:
+    decision = KeyDecision()
+    wanted = {_material(k): k for k in declared}
+    have = {_material(k): k for k in live}
+    new = [k for m, k in wanted.items() if m not in have]
+    stale = [k for m, k in have.items() if m not in wanted]
+
+    expiring = _expiring(live, wanted, now, expiry_warning_days)
+    for jwk, exp in expiring:
+        days = max(0, int((exp - now) // 86400))
+        decision.warnings.append(
+            f"key {jwk.get('kid')} expires {_when(exp)} (in {days} days); "
+            + ("it is re-registered by this plan" if renew else "renew it with --renew-keys")
+        )
+
+    if new:
+        # Step 1: add, keeping the newest old keys that fit, so tokens keep working meanwhile.
+        room = max(0, MAX_KEYS - len(wanted))
+        kept = sorted(stale, key=lambda k: -float(k.get("exp") or 0))[:room]
+        dropped = [k for k in stale if k not in kept]
+        decision.upload = [_public(k) for k in wanted.values()] + [_public(k) for k in kept]
+        decision.added = sorted(str(k.get("kid")) for k in new)
+        decision.removed = sorted(str(k.get("kid")) for k in dropped)
+        if kept:
+            decision.notes.append(
+                "old keys " + ", ".join(sorted(str(k.get("kid")) for k in kept))
+                + " stay registered next to the new ones until the new ones have propagated "
+                "(Digdir needs minutes); a later apply removes them"
+            )
+        if dropped:
+            decision.notes.append(
+                f"a client holds at most {MAX_KEYS} keys: "
+                + ", ".join(decision.removed) + " must be removed now"
+            )
+        return decision
+
+    if stale:
+        ready_at = _propagated_at(live, wanted, propagation_seconds)
+        if ready_at is not None and ready_at > now:
+            decision.notes.append(
+                "removal of " + ", ".join(sorted(str(k.get("kid")) for k in stale))
+                + f" waits until {_when(ready_at)}, when the new keys have propagated"
+            )
+            return decision
+        decision.upload = [_public(k) for k in wanted.values()]
+        decision.removed = sorted(str(k.get("kid")) for k in stale)
+        return decision
+
+    if renew and expiring:
+        decision.upload = [_public(k) for k in wanted.values()]
+        decision.notes.append("re-registers the key set to restart its one-year expiry")
+    return decision
+
+
+def _expiring(live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...], Any],
+              now: float, days: int) -> list[tuple[Mapping[str, Any], float]]:
+    out = []
+    for jwk in live:
+        exp = jwk.get("exp")
+        if isinstance(exp, int | float) and _material(jwk) in wanted and exp - now < days * 86400:
+            out.append((jwk, float(exp)))
+    return out
+
+
+def _propagated_at(live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...], Any],
+                   propagation_seconds: float) -> float | None:
+    """When the most recently posted declared key has propagated, or None if unknown."""
+    posted = [float(k["exp"]) - KEY_LIFETIME for k in live
+              if _material(k) in wanted and isinstance(k.get("exp"), int | float)]
+    return max(posted) + propagation_seconds if posted else None
