@@ -33,6 +33,7 @@ class Status(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     NOT_ATTEMPTED = "not attempted"
+    MANUAL = "manual"  # a portal step for a person; selvsync never claims to have done it
 
 
 @dataclass
@@ -49,7 +50,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.status == Status.APPLIED for o in self.outcomes)
+        return all(o.status in (Status.APPLIED, Status.MANUAL) for o in self.outcomes)
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -113,6 +114,7 @@ class _Runner:
         self.continue_on_error = continue_on_error
         self.progress = progress
         self.failed_keys: set[str] = set()
+        self.created: dict[str, str] = {}  # key -> client_id of clients made in this run
         self._lock = threading.Lock()
         self.concurrency = session.project.environments[env].concurrency
 
@@ -129,6 +131,10 @@ class _Runner:
         return [outcomes[id(c)] for c in changes]
 
     def _attempt(self, change: Change, outcome: Outcome) -> None:
+        if change.manual:
+            outcome.status = Status.MANUAL
+            outcome.message = "to be done in the portal; see the plan"
+            return
         with self._lock:
             blocked = change.key in self.failed_keys
         if blocked or (self.stop.is_set() and not self.continue_on_error):
@@ -153,7 +159,9 @@ class _Runner:
     def _do(self, change: Change) -> str | None:
         action = change.action
         if action == Action.CREATE:
-            return self._create(change)
+            cid = self._create(change)
+            self.created[change.key] = cid
+            return cid
         if action in (Action.UPDATE, Action.ADOPT):
             assert change.client_id and change.body is not None
             result = self.client.update_client(change.client_id, change.body)
@@ -170,12 +178,21 @@ class _Runner:
         if action == Action.REPLACE:
             assert change.client_id
             new_id = self._create(change, exclude=change.client_id)
+            self.created[change.key] = new_id
             self.client.deactivate_client(change.client_id)
             return new_id
         if action == Action.DEACTIVATE:
             assert change.client_id
             self.client.deactivate_client(change.client_id)
             return change.client_id
+        if action == Action.MERCHANT:
+            target = self.created.get(change.key) or change.client_id
+            if target is None or change.merchant is None:
+                raise SelvsyncError(
+                    f"{self.env}: {change.key}: no client to write merchant data to"
+                )
+            self.client.put_merchant(target, change.merchant)
+            return target
         if action == Action.ROTATE_SECRET:
             assert change.client_id
             return self._rotate(change, change.client_id)

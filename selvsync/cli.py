@@ -22,6 +22,7 @@ from selvsync.config import load_project
 from selvsync.connect import default_factory
 from selvsync.engine import Session, plan_project, read_snapshot
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, StalePlanError, UnsafePlanError
+from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
 from selvsync.plan import Plan
 from selvsync.yaml import dump
@@ -211,8 +212,12 @@ def apply(
                 "(fix the YAML, or pass --force for the safety limits)"
             )
         click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
+        manual = len(result.changes) - len(result.automatic)
+        if not result.automatic:
+            click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
+            return ExitCode.OK
         if not auto_approve:
-            _confirm(len(result.changes))
+            _confirm(len(result.automatic))
         report = apply_plan(
             session, result, continue_on_error=continue_on_error, progress=_progress
         )
@@ -224,11 +229,14 @@ def apply(
             "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
         )
         return ExitCode.PARTIAL if applied else ExitCode.ERROR
-    if not leftover.empty:
+    if leftover.automatic:
         click.echo("After apply, live state still differs from the configuration:", err=True)
         click.echo(render.render_text(leftover, color=False), err=True, nl=False)
         return ExitCode.PARTIAL
-    click.echo("Apply complete: live state matches the configuration.")
+    if manual:
+        click.echo(f"Apply complete; {manual} manual step(s) in the portal remain (see above).")
+    else:
+        click.echo("Apply complete: live state matches the configuration.")
     return ExitCode.OK
 
 
@@ -253,6 +261,34 @@ def rotate_secret(directory: Path, env: str, key: str) -> int:
     click.echo(
         f"{env}: rotated the secret of {key} ({cid}); the new secret went to {where}. "
         "Digdir keeps the old one working for about 30 minutes."
+    )
+    return ExitCode.OK
+
+
+@cli.group()
+def merchant() -> None:
+    """Merchant data (notification e-mails, invoice details)."""
+
+
+@merchant.command("confirm")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory.",
+)
+@click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment.")
+@click.argument("keys", nargs=-1)
+def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
+    """Record that the declared merchant data of KEYS (default: all) was entered in the portal."""
+    project = _load(directory, [env])
+    with Session(project, default_factory(project), command="apply") as session:
+        done = confirm_merchant(session, env, keys)
+    click.echo(
+        f"{env}: confirmed merchant data of {', '.join(done) or 'no clients'}; the "
+        "reminder returns when the YAML changes."
     )
     return ExitCode.OK
 
@@ -321,6 +357,7 @@ def _report_table(report: ApplyReport) -> str:
     lines.append(
         f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
         f"{report.count(Status.NOT_ATTEMPTED)} not attempted"
+        + (f", {report.count(Status.MANUAL)} manual" if report.count(Status.MANUAL) else "")
     )
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ plus ``GET /jwks`` only for live clients whose YAML declares keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from selvsync.client import DigdirClient
 from selvsync.connect import ClientFactory
 from selvsync.marker import classify_owner
-from selvsync.model import DesiredState, Project
+from selvsync.model import DesiredClient, DesiredState, Project
 from selvsync.plan import (
     EnvironmentPlan,
     LiveSnapshot,
@@ -54,8 +54,15 @@ class Session:
 def read_live(client: DigdirClient, state: DesiredState, owner: str) -> LiveSnapshot:
     """The listing, plus the key sets the plan needs to compare declared keys."""
     clients = client.list_clients(inactive=True)
+    concurrency = state.environment.concurrency
     wanted = _ids_needing_keys(clients, state, owner)
-    return LiveSnapshot(clients, read_jwks(client, wanted, state.environment.concurrency))
+    snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
+    if state.environment.merchant_api and client.has_merchant_api:
+        ids = _ids_of_declared(
+            clients, state, owner, lambda c: c.merchant is not None and not c.merchant.empty
+        )
+        snapshot.merchant = _read_each(client.get_merchant, ids, concurrency)
+    return snapshot
 
 
 def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -> LiveSnapshot:
@@ -69,21 +76,38 @@ def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -
 def read_jwks(
     client: DigdirClient, ids: list[str], concurrency: int
 ) -> dict[str, list[dict[str, Any]]]:
-    jwks: dict[str, list[dict[str, Any]]] = {}
+    bodies = _read_each(client.get_jwks, ids, concurrency)
+    return {
+        cid: [k for k in (body.get("keys") or []) if isinstance(k, dict)]
+        for cid, body in bodies.items()
+    }
+
+
+def _read_each(
+    read: Callable[[str], dict[str, Any]], ids: list[str], concurrency: int
+) -> dict[str, dict[str, Any]]:
+    """One GET per id, bounded in parallel."""
     if not ids:
-        return jwks
+        return {}
     workers = max(1, min(concurrency, len(ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jwks") as pool:
-        for cid, body in zip(ids, pool.map(client.get_jwks, ids), strict=True):
-            keys = body.get("keys") if isinstance(body, dict) else None
-            jwks[cid] = [k for k in keys or [] if isinstance(k, dict)]
-    return jwks
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
+        return dict(zip(ids, pool.map(read, ids), strict=True))
 
 
 def _ids_needing_keys(
     clients: Iterable[dict[str, Any]], state: DesiredState, owner: str
 ) -> list[str]:
-    with_keys = {key for key, c in state.clients.items() if c.key_files}
+    return _ids_of_declared(clients, state, owner, lambda c: bool(c.key_files))
+
+
+def _ids_of_declared(
+    clients: Iterable[dict[str, Any]],
+    state: DesiredState,
+    owner: str,
+    wants: Callable[[DesiredClient], bool],
+) -> list[str]:
+    """Active live clients that are (or will be adopted as) declared clients matching ``wants``."""
+    with_keys = {key for key, c in state.clients.items() if wants(c)}
     adopt_ids = {c.client_id: key for key, c in state.clients.items() if c.client_id}
     out: list[str] = []
     for live in clients:

@@ -74,14 +74,16 @@ def decide(
         decision.removed = sorted(str(k.get("kid")) for k in dropped)
         if kept:
             decision.notes.append(
-                "old keys " + ", ".join(sorted(str(k.get("kid")) for k in kept))
+                "old keys "
+                + ", ".join(sorted(str(k.get("kid")) for k in kept))
                 + " stay registered next to the new ones until the new ones have propagated "
                 "(Digdir needs minutes); a later apply removes them"
             )
         if dropped:
             decision.notes.append(
                 f"a client holds at most {MAX_KEYS} keys: "
-                + ", ".join(decision.removed) + " must be removed now"
+                + ", ".join(decision.removed)
+                + " must be removed now"
             )
         return decision
 
@@ -89,7 +91,8 @@ def decide(
         ready_at = _propagated_at(live, wanted, propagation_seconds)
         if ready_at is not None and ready_at > now:
             decision.notes.append(
-                "removal of " + ", ".join(sorted(str(k.get("kid")) for k in stale))
+                "removal of "
+                + ", ".join(sorted(str(k.get("kid")) for k in stale))
                 + f" waits until {_when(ready_at)}, when the new keys have propagated"
             )
             return decision
@@ -103,8 +106,9 @@ def decide(
     return decision
 
 
-def _expiring(live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...], Any],
-              now: float, days: int) -> list[tuple[Mapping[str, Any], float]]:
+def _expiring(
+    live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...], Any], now: float, days: int
+) -> list[tuple[Mapping[str, Any], float]]:
     out = []
     for jwk in live:
         exp = jwk.get("exp")
@@ -113,9 +117,15 @@ def _expiring(live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...]
     return out
 
 
-def _propagated_at(live: Sequence[Mapping[str, Any]], wanted: Mapping[tuple[str, ...], Any],
-                   propagation_seconds: float) -> float | None:
+def _propagated_at(
+    live: Sequence[Mapping[str, Any]],
+    wanted: Mapping[tuple[str, ...], Any],
+    propagation_seconds: float,
+) -> float | None:
     """When the most recently posted declared key has propagated, or None if unknown."""
-    posted = [float(k["exp"]) - KEY_LIFETIME for k in live
-              if _material(k) in wanted and isinstance(k.get("exp"), int | float)]
+    posted = [
+        float(k["exp"]) - KEY_LIFETIME
+        for k in live
+        if _material(k) in wanted and isinstance(k.get("exp"), int | float)
+    ]
     return max(posted) + propagation_seconds if posted else None

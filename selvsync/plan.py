@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from selvsync import diff, keyplan
+from selvsync import diff, keyplan, merchantplan
 from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
 from selvsync.model import DesiredClient, DesiredState
 
@@ -49,8 +49,9 @@ RENDER_ORDER = (
 APPLY_PHASES: tuple[tuple[Action, ...], ...] = (
     (Action.CREATE,),
     (Action.ADOPT, Action.UPDATE),
-    (Action.UPDATE_KEYS, Action.ROTATE_SECRET, Action.MERCHANT),
+    (Action.UPDATE_KEYS, Action.ROTATE_SECRET),
     (Action.REPLACE,),
+    (Action.MERCHANT,),  # after creates and replacements, so it lands on the new client
     (Action.DEACTIVATE,),
 )
 DESTRUCTIVE = frozenset({Action.DEACTIVATE, Action.REPLACE})
@@ -133,6 +134,7 @@ class LiveSnapshot:
 
     clients: list[dict[str, Any]]
     jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    merchant: dict[str, dict[str, Any]] | None = None  # None: the environment has no API
 
     def fingerprints(self, client: Mapping[str, Any]) -> dict[str, str]:
         """Digests of a live client and, when it was read, its key set."""
@@ -179,6 +181,11 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def automatic(self) -> list[Change]:
+        """The changes selvsync itself can carry out (manual portal steps excluded)."""
+        return [c for c in self.changes if not c.manual]
 
     def refusals(self, *, force: bool = False) -> list[str]:
         """Why apply must refuse this plan (exit 4). ``force`` lifts the safety limits only."""
@@ -382,11 +389,11 @@ def build_environment_plan(
             if live_client is None:
                 continue
             _plan_adopt(plan, state, wanted, live_client, owner, live, options)
-            continue
-        if live_client is None:
+        elif live_client is None:
             _plan_create(plan, wanted, owner, inactive_ours.get(key))
-            continue
-        _plan_existing(plan, state, wanted, live_client, owner, live, options)
+        else:
+            _plan_existing(plan, state, wanted, live_client, owner, live, options)
+        _merchant_change(plan, state, wanted, live_client, live)
 
     for key, client in sorted(ours.items()):
         if key in state.clients:
@@ -553,6 +560,52 @@ def _plan_existing(
         plan.changes.append(change)
     _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
     _secret_change(plan, state, client, live_client, body, options)
+
+
+def _merchant_change(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any] | None,
+    live: LiveSnapshot,
+) -> None:
+    merchant = client.merchant
+    if merchant is None or merchant.empty:
+        return
+    replaced = any(c.key == client.key and c.action == Action.REPLACE for c in plan.changes)
+    if replaced:
+        live_client = None  # the data goes to the new client, which has none yet
+    cid = str(live_client["client_id"]) if live_client is not None else None
+    if state.environment.merchant_api:
+        current = (live.merchant or {}).get(cid) if cid else None
+        fields = merchantplan.compare(merchant, current)
+        if fields:
+            plan.changes.append(
+                Change(
+                    plan.name,
+                    client.key,
+                    Action.MERCHANT,
+                    cid,
+                    fields=fields,
+                    merchant=merchant.as_dict(),
+                )
+            )
+        return
+    _, marker = parse(live_client.get("description")) if live_client is not None else ("", None)
+    if marker is not None and marker.merchant_digest == merchantplan.digest(merchant):
+        return  # a person confirmed exactly this data in the portal
+    name = str(client.fields.get("client_name") or client.key)
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.MERCHANT,
+            cid,
+            fields=merchantplan.compare(merchant, None),
+            manual=True,
+            notes=merchantplan.portal_steps(plan.name, client.key, cid, name, merchant),
+        )
+    )
 
 
 def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:

@@ -189,8 +189,9 @@ def _fence(lines: list[str]) -> str:
 
 
 def _details(change: Change) -> str:
+    action = "manual" if change.manual else str(change.action)
     summary = (f"<code>{html.escape(SYMBOLS[change.action])}</code> "
-               f"<b>{change.action}</b> <code>{html.escape(clean(change.key))}</code>")
+               f"<b>{action}</b> <code>{html.escape(clean(change.key))}</code>")
     if change.client_id:
         summary += f" client_id <code>{html.escape(clean(change.client_id))}</code>"
     if change.destructive:

@@ -119,7 +119,8 @@ def _field_lines(change: Change, fc: diff.FieldChange, p: _Painter) -> list[str]
 
 
 def _change_lines(change: Change, p: _Painter) -> list[str]:
-    action = str(change.action)
+    # A portal step is not something selvsync does: say so where the action is named.
+    action = "manual" if change.manual else str(change.action)
     tag = p(f"{SYMBOLS[change.action]:<3} {action}", _ACTION_STYLE[change.action])
     pad = " " * (_ACTION_WIDTH - len(action))   # outside the colour: keys line up either way
     head = f"  {tag}{pad} {client_label(change)}"

@@ -35,7 +35,7 @@ def test_readme_first_command_applies_then_plans_empty(
 ) -> None:
     code, out, err = run(capsys, "apply", "-C", str(quickstart), "--auto-approve")
     assert code == 0, err
-    assert "6 applied, 0 failed, 0 not attempted" in out
+    assert "12 applied, 0 failed, 0 not attempted" in out
     assert "Apply complete" in out
     code, out, err = run(capsys, "plan", "-C", str(quickstart), "--detailed-exitcode")
     assert code == 0, out + err

@@ -59,7 +59,7 @@ def test_quickstart_converges_with_shuffled_lists_and_server_defaults(
     proj = ProjectDir.__new__(ProjectDir)
     proj.root = root
     plan, report = apply_all(proj, emu)
-    assert sorted(c.action for c in plan.changes) == [Action.CREATE] * 6
+    assert sorted(c.action for c in plan.changes) == [Action.CREATE] * 6 + [Action.MERCHANT] * 6
     assert report.ok, [o.message for o in report.outcomes]
     again = plan_of(proj, emu)
     assert again.empty, [(c.key, c.action, c.fields) for c in again.changes]
