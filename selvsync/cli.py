@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from selvsync.config import load_project
 from selvsync.connect import default_factory
 from selvsync.engine import Session, plan_project, read_snapshot
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, StalePlanError, UnsafePlanError
+from selvsync.keygen import check_private_target, generate, write_private
 from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
-from selvsync.plan import Plan
+from selvsync.plan import Plan, PlanOptions
 from selvsync.yaml import dump
 
 
@@ -120,6 +122,10 @@ def _render(plan: Plan, fmt: str, color: bool) -> str:
     return render.render_text(plan, color=color)
 
 
+def _options(renew_keys: bool) -> PlanOptions:
+    return PlanOptions(now=time.time(), renew_keys=renew_keys)
+
+
 def _explain_refusals(plan: Plan, force: bool) -> list[str]:
     reasons = plan.refusals(force=force)
     for reason in reasons:
@@ -144,17 +150,27 @@ def _explain_refusals(plan: Plan, force: bool) -> list[str]:
     help="Also write the plan to this file, for `selvsync apply PLANFILE`.",
 )
 @click.option(
+    "--renew-keys",
+    is_flag=True,
+    help="Re-register key sets with keys that expire within the warning window.",
+)
+@click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 2 when there are changes, 0 when there are none.",
 )
 def plan(
-    directory: Path, envs: tuple[str, ...], fmt: str, out: Path | None, detailed_exitcode: bool
+    directory: Path,
+    envs: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    renew_keys: bool,
+    detailed_exitcode: bool,
 ) -> int:
     """Read live state and print what apply would change."""
     project = _load(directory, envs)
     with Session(project, default_factory(project), command="plan") as session:
-        result = plan_project(session)
+        result = plan_project(session, options=_options(renew_keys))
     click.echo(_render(result, fmt, _color(sys.stdout)), nl=False)
     if out is not None:
         planfile.write(result, out)
@@ -182,6 +198,11 @@ def plan(
     help="Apply even when the plan exceeds the safety limits or touches protected clients.",
 )
 @click.option(
+    "--renew-keys",
+    is_flag=True,
+    help="Re-register key sets with keys that expire within the warning window.",
+)
+@click.option(
     "--continue-on-error",
     is_flag=True,
     help="After a failure, carry on with the remaining independent changes.",
@@ -192,6 +213,7 @@ def apply(
     planfile_path: Path | None,
     auto_approve: bool,
     force: bool,
+    renew_keys: bool,
     continue_on_error: bool,
 ) -> int:
     """Create, update and deactivate clients so that live state matches the YAML."""
@@ -202,7 +224,7 @@ def apply(
         if planfile_path is not None:
             result = _saved_plan(session, planfile_path)
         else:
-            result = plan_project(session)
+            result = plan_project(session, options=_options(renew_keys))
         if result.empty:
             click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
             return ExitCode.OK
@@ -290,6 +312,45 @@ def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
         f"{env}: confirmed merchant data of {', '.join(done) or 'no clients'}; the "
         "reminder returns when the YAML changes."
     )
+    return ExitCode.OK
+
+
+@cli.command()
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory.",
+)
+@click.argument("key")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    metavar="PATH",
+    help="Where the private key goes (mode 0600, outside the project), or - for stdout.",
+)
+@click.option("--bits", type=int, default=3072, show_default=True, help="RSA key size.")
+@click.option("--force", is_flag=True, help="Overwrite an existing private key file.")
+def keygen(directory: Path, key: str, out: str, bits: int, force: bool) -> int:
+    """Create a key pair for client KEY: public JWK into keys/KEY.jwks.json."""
+    if out != "-":
+        check_private_target(directory, Path(out), force=force)
+    generated = generate(directory, key, bits=bits)
+    if out == "-":
+        sys.stdout.buffer.write(generated.private_pem)
+        sys.stdout.flush()
+    else:
+        write_private(Path(out), generated.private_pem)
+    click.echo(
+        f"public key {generated.kid} added to {generated.public_path} "
+        f"({generated.keys_in_file} key(s) in the file)"
+        + ("" if out == "-" else f"; private key written to {out} (mode 0600)"),
+        err=True,
+    )
+    click.echo(f"reference it from the client with: keys: keys/{key}.jwks.json", err=True)
     return ExitCode.OK
 
 
