@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,35 +26,20 @@ from selvsync import keys as keyfiles
 from selvsync import rules, schema
 from selvsync.errors import ConfigError, Diagnostic, Position
 from selvsync.model import (
-    EMULATOR,
     SELVSYNC_CLIENT_SETTINGS,
     DesiredClient,
     DesiredState,
     EnvironmentSettings,
     Merchant,
     Project,
-    SafetyLimits,
 )
+from selvsync.resolve import Substituter, locator, merge_with_origins
+from selvsync.settings import parse_environment
 from selvsync.yaml import Document, PathKey, dotted, load_file
 
 PROJECT_FILE = "selvsync.yaml"
 SHARED_FILE = "shared.yaml"
 ENVIRONMENTS_DIR = "environments"
-
-# Digdir's published hosts; an environment pointing at one of them needs no issuer settings.
-KNOWN_APIS: dict[str, tuple[str, str]] = {
-    "https://api.samarbeid.digdir.no": (
-        "https://maskinporten.no/",
-        "https://maskinporten.no/token",
-    ),
-    "https://api.test.samarbeid.digdir.no": (
-        "https://test.maskinporten.no/",
-        "https://test.maskinporten.no/token",
-    ),
-}
-
-_VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def load_project(root: Path, only: Iterable[str] | None = None) -> Project:
@@ -138,7 +122,8 @@ class _ProjectLoader:
         self.errors.extend(rules.check_orgno(orgno, doc.locate(("orgno",)), "orgno"))
         owner = str(data.get("owner") or orgno)
         environments = {
-            name: self._environment(name, raw, doc) for name, raw in data["environments"].items()
+            name: parse_environment(name, raw, doc, self.root, self.errors)
+            for name, raw in data["environments"].items()
         }
         if only:
             for name in only:
@@ -162,105 +147,6 @@ class _ProjectLoader:
         if self.errors:
             raise ConfigError(self.errors)
         return project
-
-    def _environment(self, name: str, raw: dict[str, Any], doc: Document) -> EnvironmentSettings:
-        api = str(raw["api"]).rstrip("/")
-        here: PathKey = ("environments", name)
-        issuer, token_endpoint = raw.get("issuer"), raw.get("token_endpoint")
-        if api != EMULATOR:
-            known = KNOWN_APIS.get(api)
-            issuer = issuer or (known[0] if known else None)
-            token_endpoint = token_endpoint or (known[1] if known else None)
-            if not api.startswith(("https://", "http://")):
-                self._fail(
-                    doc.locate((*here, "api")),
-                    dotted((*here, "api")),
-                    f"'{api}' is neither `emulator` nor a URL",
-                    "e.g. https://api.test.samarbeid.digdir.no",
-                )
-            auth = raw.get("auth")
-            if auth is None:
-                self._fail(
-                    doc.locate_key(here),
-                    dotted((*here, "auth")),
-                    "an environment on a real API needs `auth:`",
-                    "see docs/authentication.md",
-                )
-            elif auth.get("method") != "token" and not (issuer and token_endpoint):
-                self._fail(
-                    doc.locate_key(here),
-                    dotted(here),
-                    "`issuer` and `token_endpoint` are needed for this API",
-                    "set the Maskinporten issuer and token endpoint for this environment",
-                )
-            if auth is not None:
-                self._check_auth(auth, (*here, "auth"), doc)
-        elif raw.get("auth") is not None:
-            self._fail(
-                doc.locate_key((*here, "auth")),
-                dotted((*here, "auth")),
-                "the embedded emulator needs no authentication",
-                "remove `auth:`",
-            )
-        secrets = raw.get("secrets")
-        if secrets is not None and len(secrets) != 1:
-            self._fail(
-                doc.locate_key((*here, "secrets")),
-                dotted((*here, "secrets")),
-                "give exactly one of `file` or `command`",
-            )
-        db = raw.get("emulator_db")
-        safety = raw.get("safety") or {}
-        return EnvironmentSettings(
-            name=name,
-            api=api,
-            prefix=str(raw.get("prefix", "/api/v1")),
-            production=bool(raw.get("production", name == "prod")),
-            issuer=issuer,
-            token_endpoint=token_endpoint,
-            auth=raw.get("auth"),
-            variables=dict(raw.get("variables") or {}),
-            safety=SafetyLimits(**safety),
-            secrets=secrets,
-            merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
-            concurrency=int(raw.get("concurrency", 4)),
-            key_expiry_warning_days=int(raw.get("key_expiry_warning_days", 30)),
-            key_propagation_minutes=int(raw.get("key_propagation_minutes", 10)),
-            secret_max_age_days=int(raw.get("secret_max_age_days", 330)),
-            emulator_db=(self.root / (db or f".selvsync/emulator-{name}.sqlite"))
-            if api == EMULATOR
-            else None,
-        )
-
-    def _check_auth(self, auth: dict[str, Any], here: PathKey, doc: Document) -> None:
-        needs = {
-            "certificate": ("client_id",),
-            "key": ("client_id", "kid", "private_key"),
-            "token": ("token_env",),
-        }.get(str(auth.get("method")), ())
-        for key in needs:
-            if key not in auth:
-                self._fail(
-                    doc.locate_key(here),
-                    dotted((*here, key)),
-                    f"auth method '{auth.get('method')}' needs `{key}`",
-                )
-        if auth.get("method") == "certificate":
-            has_p12 = "pkcs12" in auth
-            has_pem = "private_key" in auth and "certificate" in auth
-            if has_p12 == has_pem:
-                self._fail(
-                    doc.locate_key(here),
-                    dotted(here),
-                    "give either `pkcs12` (+ `password_env`) or `private_key` + `certificate`",
-                )
-            if has_p12 and "password_env" not in auth:
-                self._fail(
-                    doc.locate_key(here),
-                    dotted((*here, "password_env")),
-                    "a PKCS#12 file needs `password_env`",
-                    "name the environment variable that holds the password",
-                )
 
     def _shared(self) -> dict[str, _Source]:
         path = self.root / SHARED_FILE
@@ -365,7 +251,7 @@ class _ProjectLoader:
                     )
                     continue
                 sources[key] = _Source(doc, ("clients", key))
-        subst = _Substituter(variables, var_origin, self.errors)
+        subst = Substituter(variables, var_origin, self.errors)
         if merchant_source is not None:
             raw_merchant = subst.apply(
                 _lookup(merchant_source), merchant_source.origins(), "merchant"
@@ -377,7 +263,7 @@ class _ProjectLoader:
                 rules.check_merchant(
                     raw_merchant,
                     production=False,
-                    locate=_locator(m_origins),
+                    locate=locator(m_origins),
                     field_prefix="merchant",
                 )
             )
@@ -403,7 +289,7 @@ class _ProjectLoader:
         key: str,
         source: _Source,
         shared: dict[str, _Source],
-        subst: _Substituter,
+        subst: Substituter,
         env: EnvironmentSettings,
         env_merchant: Merchant,
     ) -> DesiredClient | None:
@@ -427,11 +313,11 @@ class _ProjectLoader:
                     else f"define it under `clients:` in {SHARED_FILE}",
                 )
                 return None
-            body, origins = _merge(_lookup(base), base.origins(), body, origins)
+            body, origins = merge_with_origins(_lookup(base), base.origins(), body, origins)
             body.pop("extends", None)
         before = len(self.errors)
         body = subst.apply(body, origins, field)
-        locate = _locator(origins)
+        locate = locator(origins)
         if len(self.errors) == before:
             # Skip the rules when a variable is undefined: they would only repeat that error.
             self.errors.extend(
@@ -514,117 +400,11 @@ class _ProjectLoader:
         self.errors.extend(keyfiles.check_kids_globally_unique(entries))
 
 
-class _Substituter:
-    """Replaces ${name} in every string, reporting undefined names at the string's position."""
-
-    def __init__(
-        self, variables: dict[str, str], origin: Position | None, errors: list[Diagnostic]
-    ) -> None:
-        self.variables = variables
-        self.origin = origin
-        self.errors = errors
-
-    def apply(
-        self, value: Any, origins: dict[PathKey, Position], field: str, path: PathKey = ()
-    ) -> Any:
-        if isinstance(value, str):
-            return self._string(value, origins.get(path), field + dotted_suffix(path))
-        if isinstance(value, dict):
-            return {k: self.apply(v, origins, field, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.apply(v, origins, field, (*path, i)) for i, v in enumerate(value)]
-        return value
-
-    def _string(self, text: str, pos: Position | None, field: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            if match.group(0) == "$${":
-                return "${"
-            name = match.group(1)
-            if not _VAR_NAME.match(name):
-                self.errors.append(
-                    Diagnostic(
-                        pos,
-                        field,
-                        f"invalid variable reference '${{{name}}}'",
-                        "names are letters, digits and '_'; write $${ for a literal ${",
-                    )
-                )
-                return match.group(0)
-            if name not in self.variables:
-                guess = difflib.get_close_matches(name, list(self.variables), n=1)
-                self.errors.append(
-                    Diagnostic(
-                        pos,
-                        field,
-                        f"undefined variable '${{{name}}}'",
-                        f"did you mean '{guess[0]}'?"
-                        if guess
-                        else "define it under the environment's `variables:` in selvsync.yaml",
-                    )
-                )
-                return match.group(0)
-            return self.variables[name]
-
-        return _VAR.sub(replace, text)
-
-
-def dotted_suffix(path: PathKey) -> str:
-    if not path:
-        return ""
-    text = dotted(path)
-    return text if text.startswith("[") else "." + text
-
-
 def _lookup(source: _Source) -> Any:
     value: Any = source.doc.data
     for part in source.prefix:
         value = value[part]
     return value
-
-
-def _locator(origins: dict[PathKey, Position]) -> Callable[[PathKey], Position | None]:
-    def locate(path: PathKey) -> Position | None:
-        for i in range(len(path), -1, -1):
-            pos = origins.get(path[:i])
-            if pos is not None:
-                return pos
-        return None
-
-    return locate
-
-
-def _merge(
-    base: Any,
-    base_origins: dict[PathKey, Position],
-    over: Any,
-    over_origins: dict[PathKey, Position],
-) -> tuple[Any, dict[PathKey, Position]]:
-    """Deep-merge mappings (lists and scalars replace) and keep each value's own origin."""
-
-    def merge(a: Any, b: Any) -> Any:
-        if isinstance(a, dict) and isinstance(b, dict):
-            out = dict(a)
-            for k, v in b.items():
-                out[k] = merge(a[k], v) if k in a else v
-            return out
-        return b
-
-    merged = merge(base, over)
-    origins: dict[PathKey, Position] = {}
-
-    def walk(value: Any, path: PathKey) -> None:
-        pos = over_origins.get(path) or base_origins.get(path)
-        if pos is not None:
-            origins[path] = pos
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, (*path, i))
-
-    walk(merged, ())
-    return merged, origins
 
 
 def _merchant(raw: Any) -> Merchant:

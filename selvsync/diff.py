@@ -64,7 +64,7 @@ def writable(client: Mapping[str, Any]) -> dict[str, Any]:
     return {k: client[k] for k in WRITABLE_FIELDS if k in client and client[k] is not None}
 
 
-def _canonical(field: str, value: Any) -> Any:
+def canonical(field: str, value: Any) -> Any:
     if value is None:
         return None
     if field in SET_FIELDS:
@@ -83,13 +83,13 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
     added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
     changes: list[FieldChange] = []
     for field in WRITABLE_FIELDS:
-        have = _canonical(field, live.get(field))
+        have = canonical(field, live.get(field))
         if field in body:
-            want = _canonical(field, body[field])
+            want = canonical(field, body[field])
             if field == "scopes" and added:
                 want = sorted(set(want or ()) | added)
         else:
-            want = _canonical(field, defaults.get(field))
+            want = canonical(field, defaults.get(field))
             # Omitted in YAML: equal when live holds Digdir's default or nothing at all.
             if have is None:
                 continue

@@ -21,8 +21,8 @@ from selvsync.plan import (
     LiveSnapshot,
     Plan,
     PlanOptions,
-    build_environment_plan,
 )
+from selvsync.planner import build_environment_plan
 
 
 @dataclass
