@@ -150,6 +150,7 @@ class DigdirClient:
         ca_bundle: str | None = None,
         logger: logging.Logger | None = None,
         merchant_path: str | None = None,
+        merchant_list_path: str | None = None,
         jwks_method: str = "POST",
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -162,15 +163,27 @@ class DigdirClient:
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.scopes = tuple(scopes)
         self.merchant_path = merchant_path
+        # One GET for all merchant data (the emulator's extension offers it), so a plan costs
+        # no request per client; None means read client by client.
+        self.merchant_list_path = merchant_list_path
         self.jwks_method = jwks_method
         self._log = logger or logging.getLogger("selvsync.http")
         self._http = new_http_client(
-            base_url, transport=transport, ca_bundle=ca_bundle, timeout=timeout,
+            base_url,
+            transport=transport,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
             concurrency=concurrency,
         )
         self._sender = Sender(
-            self._http, token_provider, self.scopes, policy=retry or RetryPolicy(), sleep=sleep,
-            clock=clock, rng=rng or random.Random(), logger=self._log,
+            self._http,
+            token_provider,
+            self.scopes,
+            policy=retry or RetryPolicy(),
+            sleep=sleep,
+            clock=clock,
+            rng=rng or random.Random(),
+            logger=self._log,
         )
 
     # -- lifecycle -----------------------------------------------------------------
@@ -210,7 +223,9 @@ class DigdirClient:
             if not isinstance(data, list) or not all(isinstance(c, dict) for c in data):
                 raise InvalidResponseError(
                     f"GET {path}: expected a JSON array of clients, got {_kind(data)}",
-                    method="GET", path=path, status=response.status_code,
+                    method="GET",
+                    path=path,
+                    status=response.status_code,
                 )
             result.extend(split_secret(c)[0] for c in data)
             # Pagination is undocumented; follow an RFC 8288 "next" link if one appears.
@@ -221,7 +236,9 @@ class DigdirClient:
             if url.host != response.url.host:
                 raise InvalidResponseError(
                     f"GET {path}: refusing a next-page link to another host ({url.host})",
-                    method="GET", path=path, status=response.status_code,
+                    method="GET",
+                    path=path,
+                    status=response.status_code,
                 )
             # An absolute URL: httpx then ignores base_url, which may carry a path of its own.
             path, params = str(url.copy_with(query=None)), dict(url.params) or None
@@ -250,8 +267,12 @@ class DigdirClient:
         data, response = self._sender.call("POST", path, json_body=dict(body), context=context)
         if not isinstance(data, dict) or not isinstance(data.get("client_id"), str):
             raise self._sender.ambiguous(
-                "POST", path, f"the server answered {response.status_code} but the body holds "
-                "no client_id", context, likely_committed=True, status=response.status_code,
+                "POST",
+                path,
+                f"the server answered {response.status_code} but the body holds no client_id",
+                context,
+                likely_committed=True,
+                status=response.status_code,
             )
         client, secret = split_secret(data)
         return CreateResult(client, secret)
@@ -279,9 +300,13 @@ class DigdirClient:
         secret = split_secret(data)[1] if isinstance(data, dict) else None
         if secret is None:
             raise self._sender.ambiguous(
-                "POST", path, f"the server answered {response.status_code} without a "
+                "POST",
+                path,
+                f"the server answered {response.status_code} without a "
                 "client_secret; the secret was probably rotated, rotate again to get one",
-                context, likely_committed=True, status=response.status_code,
+                context,
+                likely_committed=True,
+                status=response.status_code,
             )
         return secret
 
@@ -313,6 +338,23 @@ class DigdirClient:
 
     # -- merchant data (only where the environment has an API for it) -------------------
 
+    def list_merchant(self) -> dict[str, Json]:
+        """Merchant data of every active client, by client_id, in one request."""
+        if self.merchant_list_path is None:
+            raise UnsupportedOperationError("this environment has no bulk merchant-data read")
+        path = self._path(self.merchant_list_path)
+        data, response = self._sender.call("GET", path)
+        if not isinstance(data, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("client_id"), str) for item in data
+        ):
+            raise InvalidResponseError(
+                f"GET {path}: expected a JSON array of merchant records, got {_kind(data)}",
+                method="GET",
+                path=path,
+                status=response.status_code,
+            )
+        return {item["client_id"]: item for item in data}
+
     def get_merchant(self, client_id: str) -> Json:
         path = self._merchant(client_id)
         data, _ = self._sender.call("GET", path)
@@ -336,7 +378,7 @@ class DigdirClient:
         if self.merchant_path is None:
             raise UnsupportedOperationError(
                 "this environment has no API for merchant data: edit notification e-mails and "
-                "invoice details in Samarbeidsportalen (\"Rediger integrasjon\")"
+                'invoice details in Samarbeidsportalen ("Rediger integrasjon")'
             )
         quoted = quote(client_id, safe="")
         path = self.merchant_path.format(prefix=self.prefix, id=quoted, client_id=quoted)
@@ -346,7 +388,8 @@ class DigdirClient:
         if not isinstance(data, dict):
             raise InvalidResponseError(
                 f"{method} {path}: expected a JSON object, got {_kind(data)}",
-                method=method, path=path,
+                method=method,
+                path=path,
             )
         return data
 
@@ -363,9 +406,10 @@ class DigdirClient:
         keys = jwks.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
             raise InvalidResponseError(
-                f"{method} {path}: expected {{\"keys\": [...]}}", method=method, path=path
+                f'{method} {path}: expected {{"keys": [...]}}', method=method, path=path
             )
         return jwks
+
 
 def _kind(data: Any) -> str:
     return {dict: "an object", list: "an array", type(None): "nothing"}.get(

@@ -19,6 +19,7 @@ from selvsync.secret import Secret
 
 # The emulator's own merchant-data extension; Digdir publishes no such API.
 EMULATOR_MERCHANT_PATH = "/x-emulator/clients/{client_id}/merchant"
+EMULATOR_MERCHANT_LIST_PATH = "/x-emulator/merchant"
 EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
 
 ClientFactory = Callable[[EnvironmentSettings, str], DigdirClient]
@@ -47,6 +48,7 @@ def default_factory(project: Project, environ: Mapping[str, str] | None = None) 
             concurrency=env.concurrency,
             ca_bundle=ca_bundle_from(env.auth, project.root),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
+            merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
         )
 
     return open_client
@@ -70,4 +72,5 @@ def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
         transport=emulator.transport(),
         concurrency=env.concurrency,
         merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
+        merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
     )

@@ -57,12 +57,20 @@ def read_live(client: DigdirClient, state: DesiredState, owner: str) -> LiveSnap
     concurrency = state.environment.concurrency
     wanted = _ids_needing_keys(clients, state, owner)
     snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
-    if state.environment.merchant_api and client.has_merchant_api:
+    if state.environment.merchant_api and client.has_merchant_api and _declares_merchant(state):
         ids = _ids_of_declared(
             clients, state, owner, lambda c: c.merchant is not None and not c.merchant.empty
         )
-        snapshot.merchant = _read_each(client.get_merchant, ids, concurrency)
+        if client.merchant_list_path is not None:
+            everything = client.list_merchant()
+            snapshot.merchant = {cid: everything[cid] for cid in ids if cid in everything}
+        else:
+            snapshot.merchant = _read_each(client.get_merchant, ids, concurrency)
     return snapshot
+
+
+def _declares_merchant(state: DesiredState) -> bool:
+    return any(c.merchant is not None and not c.merchant.empty for c in state.clients.values())
 
 
 def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -> LiveSnapshot:

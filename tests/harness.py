@@ -68,6 +68,7 @@ def factory_for(
             sleep=sleep,
             retry=RetryPolicy(),
             merchant_path="/x-emulator/clients/{client_id}/merchant" if env.merchant_api else None,
+            merchant_list_path="/x-emulator/merchant" if env.merchant_api else None,
         )
 
     return open_client

@@ -391,3 +391,13 @@ def test_continue_on_error_carries_on(proj: ProjectDir, emu: Emulator) -> None:
     assert report.count(Status.FAILED) == 1
     assert report.count(Status.APPLIED) == 3
     assert len(active(emu)) == 3
+
+
+def test_merchant_data_costs_one_request_not_one_per_client(proj: ProjectDir,
+                                                           emu: Emulator) -> None:
+    merchant = {"notification_emails": ["ops@example.no"]}
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(5)}, merchant=merchant)
+    apply_all(proj, emu)
+    emu.reset_counters()
+    assert plan_of(proj, emu).empty
+    assert emu.counters() == {"GET /clients": 1, "GET /x-emulator/merchant": 1}

@@ -47,6 +47,7 @@ def _routes(api: ClientApi, prefix: str) -> list[Route]:
         ("POST", "/clients/{id}/jwks", change, api.put_jwks),
         ("PUT", "/clients/{id}/jwks", change, api.put_jwks),
         ("DELETE", "/clients/{id}/jwks", change, api.delete_jwks),
+        ("GET", "/x-emulator/merchant", (READ,), api.list_merchant),
         ("GET", "/x-emulator/clients/{id}/merchant", (READ,), api.get_merchant),
         ("PUT", "/x-emulator/clients/{id}/merchant", change, api.put_merchant),
     ]

@@ -29,9 +29,16 @@ def _secret_hash(secret: str | None) -> str | None:
 
 
 class ClientApi:
-    def __init__(self, store: Store, clock: Callable[[], float], prefix: str, *,
-                 new_id: Callable[[], str], secret_factory: Callable[[], str],
-                 shuffle: random.Random | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        prefix: str,
+        *,
+        new_id: Callable[[], str],
+        secret_factory: Callable[[], str],
+        shuffle: random.Random | None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._prefix = prefix
@@ -42,8 +49,11 @@ class ClientApi:
     # clients
 
     def list_clients(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
-        rows = (self._store.list_clients_as_of(who.orgno, self._clock() - lag) if lag > 0
-                else self._store.list_clients(who.orgno))
+        rows = (
+            self._store.list_clients_as_of(who.orgno, self._clock() - lag)
+            if lag > 0
+            else self._store.list_clients(who.orgno)
+        )
         inactive = req.flag("inactive")
         return Response.json(200, [self._render(r, req) for r in rows if r.active or inactive])
 
@@ -55,16 +65,27 @@ class ClientApi:
         fields = validate_client(body)
         assert isinstance(body, dict)
         orgno, supplier = self._owner(body, who)
-        secret = (self._secret_factory()
-                  if fields["token_endpoint_auth_method"] in SECRET_METHODS else None)
+        secret = (
+            self._secret_factory()
+            if fields["token_endpoint_auth_method"] in SECRET_METHODS
+            else None
+        )
         with self._store.transaction():
             self._refuse_recreation(body.get("client_id"), who)
             client_id = self._new_id()
             while self._store.get_client(client_id) is not None:
                 client_id = self._new_id()
             now = self._stamp(None)
-            row = ClientRow(client_id, orgno, supplier, True, self._shuffled(fields), now, now,
-                            secret_hash=_secret_hash(secret))
+            row = ClientRow(
+                client_id,
+                orgno,
+                supplier,
+                True,
+                self._shuffled(fields),
+                now,
+                now,
+                secret_hash=_secret_hash(secret),
+            )
             self._store.save_client(row)
         rendered = self._render(row, req)
         if secret is not None:
@@ -82,8 +103,9 @@ class ClientApi:
             self._store.save_client(row)
         return Response.json(200, self._render(row, req))
 
-    def deactivate_client(self, req: Request, who: Principal, params: Params,
-                          lag: float) -> Response:
+    def deactivate_client(
+        self, req: Request, who: Principal, params: Params, lag: float
+    ) -> Response:
         with self._store.transaction():
             row = self._writable(who, params["id"])
             row.active = False
@@ -95,8 +117,11 @@ class ClientApi:
         with self._store.transaction():
             row = self._writable(who, params["id"])
             if row.fields["token_endpoint_auth_method"] not in SECRET_METHODS:
-                raise problem(400, "only client_secret_basic and client_secret_post clients "
-                              "have a secret", "token_endpoint_auth_method")
+                raise problem(
+                    400,
+                    "only client_secret_basic and client_secret_post clients have a secret",
+                    "token_endpoint_auth_method",
+                )
             secret = self._secret_factory()
             row.secret_hash = _secret_hash(secret)
             row.last_updated = self._stamp(row.last_updated)
@@ -110,9 +135,14 @@ class ClientApi:
         keyset = self._store.get_jwks(params["id"])
         if keyset is None:
             return Response.json(200, {"keys": []})
-        return Response.json(200, {"keys": keyset.keys,
-                                   "created": digdir_timestamp(keyset.created),
-                                   "last_updated": digdir_timestamp(keyset.last_updated)})
+        return Response.json(
+            200,
+            {
+                "keys": keyset.keys,
+                "created": digdir_timestamp(keyset.created),
+                "last_updated": digdir_timestamp(keyset.last_updated),
+            },
+        )
 
     def put_jwks(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         with self._store.transaction():
@@ -122,12 +152,18 @@ class ClientApi:
             keys = validate_jwks(req.json(), now)
             taken = self._store.kids_taken([k["kid"] for k in keys], row.client_id)
             if taken:
-                raise problem(400, f"kid already registered on another client: "
-                              f"{', '.join(taken)}", "kid")
+                raise problem(
+                    400, f"kid already registered on another client: {', '.join(taken)}", "kid"
+                )
             saved = self._store.put_jwks(row.client_id, keys, now)
-        return Response.json(201 if req.method == "POST" else 200,
-                             {"keys": saved.keys, "created": digdir_timestamp(saved.created),
-                              "last_updated": digdir_timestamp(saved.last_updated)})
+        return Response.json(
+            201 if req.method == "POST" else 200,
+            {
+                "keys": saved.keys,
+                "created": digdir_timestamp(saved.created),
+                "last_updated": digdir_timestamp(saved.last_updated),
+            },
+        )
 
     def delete_jwks(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         with self._store.transaction():
@@ -136,6 +172,16 @@ class ClientApi:
         return Response.json(200, {"keys": []})
 
     # merchant extension
+
+    def list_merchant(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
+        # One read for a whole organisation, like GET /clients: a plan must not cost a request
+        # per client.
+        out = []
+        for row in self._store.list_clients(who.orgno):
+            if row.active:
+                data = self._store.get_merchant(row.client_id) or EMPTY
+                out.append({"client_id": row.client_id, **data})
+        return Response.json(200, out)
 
     def get_merchant(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         self._readable(req, who, params["id"])
@@ -160,15 +206,19 @@ class ClientApi:
     def _readable(self, req: Request, who: Principal, client_id: str) -> ClientRow:
         row = self._visible(who, client_id)
         if not row.active and not req.flag("inactive"):
-            raise problem(404, f"client {client_id} is deactivated (use ?inactive=true to read "
-                          f"it)", error="not_found")
+            raise problem(
+                404,
+                f"client {client_id} is deactivated (use ?inactive=true to read it)",
+                error="not_found",
+            )
         return row
 
     def _writable(self, who: Principal, client_id: str) -> ClientRow:
         row = self._visible(who, client_id)
         if not row.active:
-            raise problem(409, f"client {client_id} is deactivated and cannot be changed "
-                          f"or reactivated")
+            raise problem(
+                409, f"client {client_id} is deactivated and cannot be changed or reactivated"
+            )
         return row
 
     def _refuse_recreation(self, requested_id: object, who: Principal) -> None:
@@ -185,8 +235,11 @@ class ClientApi:
         if orgno is None or orgno == who.orgno:
             return who.orgno, None
         if SUPPLIER not in who.scopes:
-            raise problem(403, f"creating clients for another organisation needs the scope "
-                          f"{SUPPLIER}", "client_orgno")
+            raise problem(
+                403,
+                f"creating clients for another organisation needs the scope {SUPPLIER}",
+                "client_orgno",
+            )
         if not valid_orgno(orgno):
             raise problem(400, "must be 9 digits with a valid check digit", "client_orgno")
         assert isinstance(orgno, str)
@@ -214,10 +267,12 @@ class ClientApi:
         if row.supplier_orgno is not None:
             out["supplier_orgno"] = row.supplier_orgno
         out.update(row.fields)
-        out.update({
-            "created": digdir_timestamp(row.created),
-            "last_updated": digdir_timestamp(row.last_updated),
-            "active": row.active,
-            "jwks_uri": f"{req.base_url}{self._prefix}/clients/{row.client_id}/jwks",
-        })
+        out.update(
+            {
+                "created": digdir_timestamp(row.created),
+                "last_updated": digdir_timestamp(row.last_updated),
+                "active": row.active,
+                "jwks_uri": f"{req.base_url}{self._prefix}/clients/{row.client_id}/jwks",
+            }
+        )
         return out

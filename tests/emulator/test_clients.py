@@ -271,3 +271,26 @@ def test_concurrent_creates_are_all_stored(emu: Emulator) -> None:
     with client_for(emu) as http:
         names = {c["client_name"] for c in http.get(f"{API}/clients").json()}
     assert names == {f"c{i}" for i in range(40)}
+
+
+def test_bulk_merchant_listing_holds_active_clients_only() -> None:
+    import httpx
+
+    from selvsync.emulator import Emulator
+
+    emu = Emulator()
+    emu.add_token("t", "991825827")
+    headers = {"Authorization": "Bearer t"}
+    body = {"integration_type": "maskinporten", "client_name": "M", "description": "d",
+            "token_endpoint_auth_method": "private_key_jwt", "scopes": ["a:b"],
+            "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"]}
+    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
+        first = http.post("/api/v1/clients", json=body, headers=headers).json()["client_id"]
+        second = http.post("/api/v1/clients", json=body, headers=headers).json()["client_id"]
+        data = {"notification_emails": ["a@example.no"], "invoice": None}
+        assert http.put(f"/api/v1/x-emulator/clients/{first}/merchant", json=data,
+                        headers=headers).status_code == 200
+        assert http.delete(f"/api/v1/clients/{second}", headers=headers).status_code == 200
+        listing = http.get("/api/v1/x-emulator/merchant", headers=headers)
+    assert listing.status_code == 200
+    assert listing.json() == [{"client_id": first, **data}]
