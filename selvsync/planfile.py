@@ -112,9 +112,11 @@ def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:
                 problems.append(f"client {cid} is gone")
         elif is_jwks:
             if jwks_fingerprint(live.jwks.get(cid, [])) != digest:
-                problems.append(f"the keys of client {cid} changed since the plan was made")
+                problems.append(
+                    f"the keys of {_name(client, owner)} changed since the plan was made"
+                )
         elif fingerprint(client) != digest:
-            problems.append(f"client {cid} changed since the plan was made")
+            problems.append(f"{_name(client, owner)} changed since the plan was made")
     present = set()
     for client in live.clients:
         if client.get("active") is False:
@@ -126,6 +128,12 @@ def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:
         if key in present:
             problems.append(f"'{key}' was planned for create but now exists")
     return [f"{saved.name}: {p}" for p in problems]
+
+
+def _name(client: dict[str, Any], owner: str) -> str:
+    marker, _ = classify_owner(client.get("description"), owner)
+    key = f" ('{marker.key}')" if marker is not None else ""
+    return f"client {client.get('client_id')}{key}"
 
 
 def jwks_ids(saved: EnvironmentPlan) -> list[str]:

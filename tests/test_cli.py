@@ -190,3 +190,47 @@ def test_over_loopback_socket_with_token_auth(
     assert marker is not None and (marker.owner, marker.key) == ("loop", "web")
     code, out, err = run(capsys, "plan", "-C", str(proj.root), "--detailed-exitcode")
     assert code == 0, out + err
+
+
+def test_stale_plan_message_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   request: pytest.FixtureRequest) -> None:
+    import os
+
+    import httpx
+    from harness import factory_for
+
+    emu = make_emulator(seed=11)
+    monkeypatch.setattr("selvsync.cli.default_factory", lambda project: factory_for(emu))
+    proj = ProjectDir(tmp_path / "p")
+    proj.write({"web": idporten("Web"), "gone": idporten("Gone")})
+    assert run(capsys, "apply", "-C", str(proj.root), "--auto-approve")[0] == 0
+    proj.write({"web": idporten("Web", client_name="Web 2"), "new": idporten("New")})
+    planfile = tmp_path / "plan.json"
+    assert run(capsys, "plan", "-C", str(proj.root), "--out", str(planfile))[0] == 0
+    # Out of band: someone edits 'web' in the portal and creates 'new' by another run.
+    live = {c["client_id"]: c for c in raw_clients(emu)}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
+        for cid, client in live.items():
+            if "k=web" in client["description"]:
+                body = {k: v for k, v in client.items()
+                        if k not in ("client_id", "client_orgno", "created", "last_updated",
+                                     "active", "jwks_uri", "supplier_orgno")}
+                body["client_name"] = "Edited in the portal"
+                assert http.put(f"/api/v1/clients/{cid}", json=body,
+                                headers=headers).status_code == 200
+        new = idporten("New", description="[selvsync:v1 o=team-a k=new]")
+        assert http.post("/api/v1/clients", json=new, headers=headers).status_code == 201
+    before = emu.counters()
+    code, _, err = run(capsys, "apply", "-C", str(proj.root), str(planfile), "--auto-approve")
+    assert code == 4
+    writes = [k for k in emu.counters() if not k.startswith("GET") and
+              emu.counters()[k] != before.get(k)]
+    assert writes == []
+    for cid in live:
+        err = err.replace(cid, "<client_id>")
+    golden = Path(__file__).parent / "golden" / "stale-plan.txt"
+    if request.config.getoption("--update-goldens") or os.environ.get("SELVSYNC_UPDATE_GOLDENS"):
+        golden.write_text(err)
+    assert err == golden.read_text(), "run pytest --update-goldens on purpose, then review"

@@ -282,7 +282,7 @@ def test_plan_file_refuses_when_live_state_moved(
             e.name: read_snapshot(session.client(e.name), planfile.jwks_ids(e), 4)
             for e in saved.environments
         }
-        with pytest.raises(StalePlanError, match=f"client {cid} changed"):
+        with pytest.raises(StalePlanError, match=f"client {cid} .'web'. changed"):
             planfile.check_fresh(saved, snaps)
     writes = {k: v for k, v in emu.counters().items() if not k.startswith("GET")}
     assert writes == {k: v for k, v in counters_before.items() if not k.startswith("GET")}
