@@ -21,8 +21,8 @@ from selvsync import __version__, planfile
 from selvsync.apply import ApplyReport, Status, apply_plan, rotate_secret_now
 from selvsync.config import load_project
 from selvsync.connect import default_factory
-from selvsync.engine import Session, plan_project, read_snapshot
-from selvsync.errors import ConfigError, ExitCode, SelvsyncError, StalePlanError, UnsafePlanError
+from selvsync.engine import Session, load_fresh_plan, plan_project
+from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.keygen import check_private_target, generate, write_private
 from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
@@ -102,6 +102,13 @@ def show(directory: Path, envs: tuple[str, ...]) -> int:
     return ExitCode.OK
 
 
+_renew_keys_option = click.option(
+    "--renew-keys",
+    is_flag=True,
+    help="Re-register key sets with keys that expire within the warning window.",
+)
+
+
 def _color(stream: Any) -> bool:
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ
 
@@ -149,11 +156,7 @@ def _explain_refusals(plan: Plan, force: bool) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the plan to this file, for `selvsync apply PLANFILE`.",
 )
-@click.option(
-    "--renew-keys",
-    is_flag=True,
-    help="Re-register key sets with keys that expire within the warning window.",
-)
+@_renew_keys_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -197,11 +200,7 @@ def plan(
     is_flag=True,
     help="Apply even when the plan exceeds the safety limits or touches protected clients.",
 )
-@click.option(
-    "--renew-keys",
-    is_flag=True,
-    help="Re-register key sets with keys that expire within the warning window.",
-)
+@_renew_keys_option
 @click.option(
     "--continue-on-error",
     is_flag=True,
@@ -222,7 +221,7 @@ def apply(
     project = _load(directory, envs)
     with Session(project, default_factory(project), command="apply") as session:
         if planfile_path is not None:
-            result = _saved_plan(session, planfile_path)
+            result = load_fresh_plan(session, planfile_path)
         else:
             result = plan_project(session, options=_options(renew_keys))
         if result.empty:
@@ -352,29 +351,6 @@ def keygen(directory: Path, key: str, out: str, bits: int, force: bool) -> int:
     )
     click.echo(f"reference it from the client with: keys: keys/{key}.jwks.json", err=True)
     return ExitCode.OK
-
-
-def _saved_plan(session: Session, path: Path) -> Plan:
-    saved = planfile.read(path)
-    project = session.project
-    if (saved.orgno, saved.owner) != (project.orgno, project.owner):
-        raise StalePlanError(
-            f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
-            f"not {project.orgno} / {project.owner}"
-        )
-    snapshots = {}
-    for env in saved.environments:
-        if env.name not in project.states:
-            raise StalePlanError(
-                f"{path} holds environment '{env.name}', which is not selected or not declared"
-            )
-        snapshots[env.name] = read_snapshot(
-            session.client(env.name),
-            planfile.jwks_ids(env),
-            project.environments[env.name].concurrency,
-        )
-    planfile.check_fresh(saved, snapshots)
-    return saved
 
 
 def _confirm(count: int) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from selvsync import planfile
 from selvsync.client import DigdirClient
 from selvsync.connect import ClientFactory
+from selvsync.errors import StalePlanError
 from selvsync.marker import classify_owner
 from selvsync.model import DesiredClient, DesiredState, Project
 from selvsync.plan import (
@@ -148,3 +151,31 @@ def plan_project(
     with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="plan") as pool:
         results = list(pool.map(lambda n: plan_environment(session, n, options)[0], selected))
     return Plan(project.orgno, project.owner, results)
+
+
+def load_fresh_plan(session: Session, path: Path) -> Plan:
+    """Read a saved plan and check it against live state; StalePlanError if anything moved.
+
+    Only the objects the plan read are re-read (the listing, plus the key sets it compared),
+    so the check costs what the plan cost.
+    """
+    saved = planfile.read(path)
+    project = session.project
+    if (saved.orgno, saved.owner) != (project.orgno, project.owner):
+        raise StalePlanError(
+            f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
+            f"not {project.orgno} / {project.owner}"
+        )
+    snapshots = {}
+    for env in saved.environments:
+        if env.name not in project.states:
+            raise StalePlanError(
+                f"{path} holds environment '{env.name}', which is not selected or not declared"
+            )
+        snapshots[env.name] = read_snapshot(
+            session.client(env.name),
+            planfile.jwks_ids(env),
+            project.environments[env.name].concurrency,
+        )
+    planfile.check_fresh(saved, snapshots)
+    return saved
