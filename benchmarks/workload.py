@@ -10,6 +10,7 @@ measured runs authenticate like a real run, with a Maskinporten JWT grant at the
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import tempfile
@@ -198,7 +199,7 @@ class Workload:
             key = client_key(i)
             if i < min(keyed, n):
                 jwk = public_jwk(_rsa_key(i + 1), f"bench-{key}")
-                (keys_dir / f"{key}.jwks.json").write_text(dump({"keys": [jwk]}))
+                (keys_dir / f"{key}.jwks.json").write_text(json.dumps({"keys": [jwk]}))
                 self.declared[key] = keyed_client(i, f"keys/{key}.jwks.json")
                 self.jwks[key] = [jwk]
             else:
@@ -284,8 +285,14 @@ class Workload:
         auth = self.admin.auth()
 
         def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
-            return self.client(command, env.concurrency, base_url=base_url, transport=transport,
-                               prefix=env.prefix, auth=auth)
+            return self.client(
+                command,
+                env.concurrency,
+                base_url=base_url,
+                transport=transport,
+                prefix=env.prefix,
+                auth=auth,
+            )
 
         return open_client
 

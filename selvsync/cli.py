@@ -23,6 +23,7 @@ from selvsync.config import load_project
 from selvsync.connect import default_factory
 from selvsync.engine import Session, load_fresh_plan, plan_project
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
+from selvsync.ghsummary import write_step_summary
 from selvsync.keygen import check_private_target, generate, write_private
 from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
@@ -102,6 +103,8 @@ def show(directory: Path, envs: tuple[str, ...]) -> int:
     return ExitCode.OK
 
 
+_JSON_HINT = "Run `selvsync plan --format json` for the full plan."
+
 _renew_keys_option = click.option(
     "--renew-keys",
     is_flag=True,
@@ -123,14 +126,25 @@ def _render(plan: Plan, fmt: str, color: bool) -> str:
     if fmt == "json":
         return render.render_json(plan)
     if fmt == "markdown":
-        return render.render_markdown(
-            plan, json_hint="Run `selvsync plan --format json` for the full plan."
-        )
+        return render.render_markdown(plan, json_hint=_JSON_HINT)
     return render.render_text(plan, color=color)
 
 
 def _options(renew_keys: bool) -> PlanOptions:
     return PlanOptions(now=time.time(), renew_keys=renew_keys)
+
+
+def _step_summary(result: Plan, markdown: str | None) -> None:
+    """In GitHub Actions, also put the plan on the job's summary page."""
+    if not os.environ.get("GITHUB_STEP_SUMMARY"):
+        return
+    from selvsync import render
+
+    text = (
+        markdown if markdown is not None else render.render_markdown(result, json_hint=_JSON_HINT)
+    )
+    if not write_step_summary(text, os.environ):
+        _progress("warning: could not write the plan to GITHUB_STEP_SUMMARY")
 
 
 def _explain_refusals(plan: Plan, force: bool) -> list[str]:
@@ -174,7 +188,9 @@ def plan(
     project = _load(directory, envs)
     with Session(project, default_factory(project), command="plan") as session:
         result = plan_project(session, options=_options(renew_keys))
-    click.echo(_render(result, fmt, _color(sys.stdout)), nl=False)
+    rendered = _render(result, fmt, _color(sys.stdout))
+    click.echo(rendered, nl=False)
+    _step_summary(result, rendered if fmt == "markdown" else None)
     if out is not None:
         planfile.write(result, out)
         _progress(f"plan written to {out}")
@@ -399,15 +415,15 @@ def _report_table(report: ApplyReport) -> str:
     return "\n".join(lines)
 
 
-def _register_optional_commands() -> None:
-    try:
-        from selvsync.cli_emulator import emulator_command
-    except ImportError:  # pragma: no cover - the emulator package is part of every install
-        return
+def _register_commands() -> None:
+    from selvsync.cli_emulator import emulator_command
+    from selvsync.cli_import import import_command
+
     cli.add_command(emulator_command, "emulator")
+    cli.add_command(import_command, "import")
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

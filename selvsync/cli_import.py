@@ -19,10 +19,10 @@ import click
 from selvsync import config
 from selvsync.connect import default_factory
 from selvsync.engine import Session
-from selvsync.errors import ConfigError, Diagnostic, ExitCode
+from selvsync.errors import ExitCode
 from selvsync.importer import ImportResult, import_environment, output_files, render_yaml
 from selvsync.importer import write_files as write_output
-from selvsync.model import DesiredState, Project
+from selvsync.model import Project
 
 __all__ = ["import_command"]
 
@@ -64,41 +64,14 @@ def _report(result: ImportResult, *, out: Path | None) -> None:
     )
 
 
-def _load(directory: Path, env: str) -> tuple[Project, bool]:
-    """The project, and whether the environment's declared state could be read.
-
-    Before the first import an environment usually has no state file yet, which makes
-    ``load_project`` fail; the import only needs selvsync.yaml then. Any other problem in the
-    configuration is reported as usual (exit 3).
-    """
-    try:
-        return config.load_project(directory, [env]), True
-    except ConfigError as exc:
-        if not exc.diagnostics or not all(d.message.startswith(_NO_STATE) for d in exc.diagnostics):
-            raise
-    return _load_settings(directory, env), False
-
-
-def _load_settings(directory: Path, env: str) -> Project:
-    # Stopgap until selvsync.config offers a settings-only load (asked for): reads selvsync.yaml
-    # with the config loader's own checks, and no environment files.
-    loader = config._ProjectLoader(directory)
-    doc = loader._load(directory / config.PROJECT_FILE, "project")
-    if doc is None or loader.errors:
-        raise ConfigError(loader.errors)
-    data = doc.data
-    orgno = str(data["orgno"])
-    environments = {
-        name: loader._environment(name, raw, doc) for name, raw in data["environments"].items()
-    }
-    if env not in environments:
-        pos = doc.locate(("environments",))
-        raise ConfigError([Diagnostic(pos, "environments", f"no environment named '{env}'")])
-    if loader.errors:
-        raise ConfigError(loader.errors)
-    project = Project(directory, orgno, str(data.get("owner") or orgno), environments)
-    project.states[env] = DesiredState(environments[env])
-    return project
+def _load(directory: Path, env: str) -> tuple[Project, str | None]:
+    """The project, and a note for stderr when the environment has no state file yet (before
+    the first import): then every unmarked client is imported."""
+    project = config.load_project(directory, [env], missing_states_ok=True)
+    state = project.states[env]
+    if not state.files:
+        return project, f"{env}: no state file yet; importing every unmarked client"
+    return project, None
 
 
 @click.command("import")
@@ -131,9 +104,9 @@ def import_command(
     Every unmarked active client is written with its client_id, so the next plan shows one
     `adopt` per client that only writes selvsync's marker into the description.
     """
-    project, declared = _load(directory, env)
-    if not declared:
-        click.echo(f"{env}: no state file yet; importing every unmarked client", err=True)
+    project, note = _load(directory, env)
+    if note is not None:
+        click.echo(note, err=True)
     with Session(project, default_factory(project), command="plan") as session:
         result = import_environment(
             session.client(env),

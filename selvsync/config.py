@@ -42,9 +42,17 @@ SHARED_FILE = "shared.yaml"
 ENVIRONMENTS_DIR = "environments"
 
 
-def load_project(root: Path, only: Iterable[str] | None = None) -> Project:
-    """Load and validate everything; raise ConfigError listing every problem found."""
-    loader = _ProjectLoader(root)
+def load_project(
+    root: Path, only: Iterable[str] | None = None, *, missing_states_ok: bool = False
+) -> Project:
+    """Load and validate everything; raise ConfigError listing every problem found.
+
+    ``only`` limits the environments whose state is loaded. ``missing_states_ok`` treats a
+    selected environment without a state file as declaring nothing (for `import`, which writes
+    that file); everywhere else a missing file is an error, because "no file" must never mean
+    "deactivate everything".
+    """
+    loader = _ProjectLoader(root, missing_states_ok=missing_states_ok)
     return loader.load(list(only) if only is not None else None)
 
 
@@ -73,8 +81,9 @@ class _Source:
 
 
 class _ProjectLoader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, missing_states_ok: bool = False) -> None:
         self.root = root
+        self.missing_states_ok = missing_states_ok
         self.errors: list[Diagnostic] = []
         # Where the schema already complained: the rules would only say it again.
         self.schema_spots: set[tuple[Position | None, str]] = set()
@@ -139,7 +148,8 @@ class _ProjectLoader:
                     )
         project = Project(self.root, orgno, owner, environments)
         shared = self._shared()
-        files = self._environment_files(doc, environments)
+        selected = [n for n in environments if not only or n in only]
+        files = self._environment_files(doc, environments, selected)
         for name in environments:
             if only and name not in only:
                 continue
@@ -168,7 +178,10 @@ class _ProjectLoader:
         return out
 
     def _environment_files(
-        self, project_doc: Document, environments: dict[str, EnvironmentSettings]
+        self,
+        project_doc: Document,
+        environments: dict[str, EnvironmentSettings],
+        selected: list[str],
     ) -> dict[str, list[Path]]:
         base = self.root / ENVIRONMENTS_DIR
         found: dict[str, list[Path]] = {}
@@ -201,8 +214,8 @@ class _ProjectLoader:
                     )
                     continue
                 found[name] = files
-        for name in environments:
-            if name not in found:
+        for name in selected:
+            if name not in found and not self.missing_states_ok:
                 self._fail(
                     project_doc.locate_key(("environments", name)),
                     dotted(("environments", name)),

@@ -191,11 +191,11 @@ def normalise(live: Mapping[str, Any]) -> dict[str, Any]:
     server_added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
     out: dict[str, Any] = {}
     for name, value in body.items():
-        have = diff._canonical(name, value)
+        have = diff.canonical(name, value)
         if have is None:
             continue
         default = plain.get(name) if name == "application_type" else defaults.get(name)
-        if have == diff._canonical(name, default):
+        if have == diff.canonical(name, default):
             continue
         if name == "scopes" and server_added and set(have) <= server_added:
             continue
@@ -365,7 +365,8 @@ def build_import(
                 "plan refuses to adopt it until that owner lets go of it (see docs/import.md)"
             )
         result.clients.append(ImportedClient(key, cid, fields, keys, foreign))
-    if production and result.clients:
+    has_emails = declared is not None and bool(declared.merchant.notification_emails)
+    if production and result.clients and not has_emails:
         result.warnings.append(
             f"{environment} is a production environment: every client needs notification "
             "e-mails; add `merchant: {notification_emails: [...]}` before `selvsync validate`"
