@@ -47,6 +47,7 @@ class Outcome:
 @dataclass
 class ApplyReport:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: in-flight calls finished, nothing new was started
 
     @property
     def ok(self) -> bool:
@@ -87,11 +88,14 @@ def apply_plan(
     sinks = preflight(session, plan)
     report = ApplyReport()
     stop = threading.Event()
+    interrupt = threading.Event()
     for env in plan.environments:
         if not env.changes:
             continue
         runner = _Runner(session, env.name, sinks.get(env.name), stop, continue_on_error, progress)
+        runner.interrupt = interrupt
         report.outcomes.extend(runner.run(env.changes))
+    report.interrupted = interrupt.is_set()
     return report
 
 
@@ -117,17 +121,30 @@ class _Runner:
         self.created: dict[str, str] = {}  # key -> client_id of clients made in this run
         self._lock = threading.Lock()
         self.concurrency = session.project.environments[env].concurrency
+        self.interrupt = threading.Event()
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
         for phase in APPLY_PHASES:
             batch = [c for c in changes if c.action in phase]
-            if not batch:
+            if not batch or self.interrupt.is_set():
                 continue
             with ThreadPoolExecutor(
                 max_workers=self.concurrency, thread_name_prefix=f"apply-{self.env}"
             ) as pool:
-                list(pool.map(lambda c: self._attempt(c, outcomes[id(c)]), batch))
+                futures = [pool.submit(self._attempt, c, outcomes[id(c)]) for c in batch]
+                try:
+                    for future in futures:
+                        future.result()
+                except KeyboardInterrupt:
+                    # Let in-flight calls finish (their outcome is known), start nothing new,
+                    # and report: an interrupted apply must never look like a clean one.
+                    self.interrupt.set()
+                    for future in futures:
+                        future.cancel()
+        for outcome in outcomes.values():
+            if self.interrupt.is_set() and outcome.status == Status.NOT_ATTEMPTED:
+                outcome.message = outcome.message or "interrupted"
         return [outcomes[id(c)] for c in changes]
 
     def _attempt(self, change: Change, outcome: Outcome) -> None:
@@ -137,6 +154,9 @@ class _Runner:
             return
         with self._lock:
             blocked = change.key in self.failed_keys
+        if self.interrupt.is_set():
+            outcome.message = "interrupted"
+            return
         if blocked or (self.stop.is_set() and not self.continue_on_error):
             outcome.message = "an earlier change failed" if blocked else "stopped after a failure"
             return

@@ -259,6 +259,13 @@ def apply(
             session, result, continue_on_error=continue_on_error, progress=_progress
         )
         click.echo(_report_table(report))
+        if report.interrupted:
+            click.echo(
+                "interrupted: the table above says what was applied; run "
+                "`selvsync plan` to see what is left",
+                err=True,
+            )
+            return ExitCode.INTERRUPTED
         leftover = plan_project(session)
     if not report.ok:
         applied = report.count(Status.APPLIED)

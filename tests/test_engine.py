@@ -401,3 +401,28 @@ def test_merchant_data_costs_one_request_not_one_per_client(proj: ProjectDir,
     emu.reset_counters()
     assert plan_of(proj, emu).empty
     assert emu.counters() == {"GET /clients": 1, "GET /x-emulator/merchant": 1}
+
+
+def test_interrupt_starts_nothing_new_and_reports(proj: ProjectDir, emu: Emulator) -> None:
+    text = (proj.root / "selvsync.yaml").read_text()
+    (proj.root / "selvsync.yaml").write_text(text + "    concurrency: 1\n")
+    proj.write({f"c{i}": idporten(f"C{i}") for i in range(3)})
+    with proj.session(emu) as session:
+        plan = plan_project(session)
+        client = session.client("test")
+        original = client.create_client
+        calls = {"n": 0}
+
+        def interrupted_on_second(body: dict[str, Any], **kw: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+            return original(body, **kw)
+
+        client.create_client = interrupted_on_second  # type: ignore[method-assign]
+        report = apply_plan(session, plan)
+    assert report.interrupted
+    assert calls["n"] == 2  # the third create was never started
+    assert report.count(Status.APPLIED) == 1
+    assert report.count(Status.NOT_ATTEMPTED) == 2
+    assert len(active(emu)) == 1
