@@ -166,6 +166,12 @@ class _Runner:
             outcome.client_id = self._do(change)
             outcome.status = Status.APPLIED
             self.progress(f"{label}: done")
+        except KeyboardInterrupt:
+            # Seen in a worker (signals land in the main thread, which sets the flag too):
+            # its outcome is unknown, so leave it "not attempted" and stop everything else.
+            self.interrupt.set()
+            outcome.message = "interrupted; its outcome is unknown, run `selvsync plan`"
+            raise
         except SelvsyncError as exc:
             outcome.status = Status.FAILED
             outcome.message = str(exc)
