@@ -60,6 +60,9 @@ def cli(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # selvsync.http logs every request (method, path, status, timing), redacted; httpx's own
+    # INFO lines would repeat them with full URLs.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
 def _load(directory: Path, envs: Sequence[str]) -> Project:
