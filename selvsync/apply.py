@@ -112,6 +112,7 @@ class _Runner:
         self.session = session
         self.env = env
         self.client: DigdirClient = session.client(env)
+        self.written = session.written
         self.owner = session.project.owner
         self.sink = sink
         self.stop = stop
@@ -191,6 +192,7 @@ class _Runner:
         if action in (Action.UPDATE, Action.ADOPT):
             assert change.client_id and change.body is not None
             result = self.client.update_client(change.client_id, change.body)
+            self.written.record(self.env, result.client)
             if result.secret is not None:
                 self._store_secret(change, change.client_id, result.secret)
             return change.client_id
@@ -206,10 +208,12 @@ class _Runner:
             new_id = self._create(change, exclude=change.client_id)
             self.created[change.key] = new_id
             self.client.deactivate_client(change.client_id)
+            self.written.deactivated(self.env, change.client_id)
             return new_id
         if action == Action.DEACTIVATE:
             assert change.client_id
             self.client.deactivate_client(change.client_id)
+            self.written.deactivated(self.env, change.client_id)
             return change.client_id
         if action == Action.MERCHANT:
             target = self.created.get(change.key) or change.client_id
@@ -231,6 +235,7 @@ class _Runner:
         try:
             result = self.client.create_client(body, marker=change.key)
             cid, secret = str(result.client["client_id"]), result.secret
+            self.written.record(self.env, result.client)
         except AmbiguousWriteError:
             cid, secret = self._recover_create(change, body, exclude)
         if change.jwks:
@@ -248,6 +253,7 @@ class _Runner:
         if found is None:
             # Not there: the request never took effect, so one more attempt is safe.
             result = self.client.create_client(body, marker=change.key)
+            self.written.record(self.env, result.client)
             return str(result.client["client_id"]), result.secret
         if change.returns_secret:
             # The secret was in the lost response: rotate so that no credential is lost.
@@ -273,7 +279,7 @@ class _Runner:
                 today = datetime.now(UTC).strftime("%Y-%m-%d")
                 body = dict(change.body)
                 body["description"] = compose(human, marker.with_(rotated=today))
-                self.client.update_client(client_id, body)
+                self.written.record(self.env, self.client.update_client(client_id, body).client)
         return client_id
 
     def _store_secret(self, change: Change, client_id: str, secret: Secret) -> None:

@@ -25,6 +25,7 @@ from selvsync.engine import Session, load_fresh_plan, plan_project
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.ghsummary import write_step_summary
 from selvsync.keygen import check_private_target, generate, write_private
+from selvsync.lock import apply_lock
 from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
 from selvsync.plan import Plan, PlanOptions
@@ -238,20 +239,25 @@ def apply(
     from selvsync import render
 
     project = _load(directory, envs)
-    with Session(project, default_factory(project), command="apply") as session:
+    with (
+        apply_lock(project.root, on_wait=_progress),
+        Session(project, default_factory(project), command="apply") as session,
+    ):
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path)
         else:
             result = plan_project(session, options=_options(renew_keys))
-        if result.empty:
-            click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
-            return ExitCode.OK
+        # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan
+        # without changes, exactly as `plan` does.
         if _explain_refusals(result, force=force):
+            click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
             raise UnsafePlanError(
                 "the plan is unsafe; nothing was applied "
                 "(fix the YAML, or pass --force for the safety limits)"
             )
         click.echo(render.render_text(result, color=_color(sys.stdout)), nl=False)
+        if result.empty:
+            return ExitCode.OK
         manual = len(result.changes) - len(result.automatic)
         if not result.automatic:
             click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
@@ -276,7 +282,9 @@ def apply(
             "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
         )
         return ExitCode.PARTIAL if applied else ExitCode.ERROR
-    if leftover.automatic:
+    if leftover.automatic or leftover.refusals(force=True):
+        for reason in leftover.refusals(force=True):
+            click.echo(f"after apply: {reason}", err=True)
         click.echo("After apply, live state still differs from the configuration:", err=True)
         click.echo(render.render_text(leftover, color=False), err=True, nl=False)
         return ExitCode.PARTIAL
@@ -301,7 +309,10 @@ def apply(
 def rotate_secret(directory: Path, env: str, key: str) -> int:
     """Rotate the client secret of KEY now; the new secret goes to the secret sink."""
     project = _load(directory, [env])
-    with Session(project, default_factory(project), command="apply") as session:
+    with (
+        apply_lock(project.root, on_wait=_progress),
+        Session(project, default_factory(project), command="apply") as session,
+    ):
         cid = rotate_secret_now(session, env, key, progress=_progress)
     sink = project.environments[env].secrets or {}
     where = f"file {sink['file']}" if "file" in sink else "the secret command"
@@ -331,7 +342,10 @@ def merchant() -> None:
 def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
     """Record that the declared merchant data of KEYS (default: all) was entered in the portal."""
     project = _load(directory, [env])
-    with Session(project, default_factory(project), command="apply") as session:
+    with (
+        apply_lock(project.root, on_wait=_progress),
+        Session(project, default_factory(project), command="apply") as session,
+    ):
         done = confirm_merchant(session, env, keys)
     click.echo(
         f"{env}: confirmed merchant data of {', '.join(done) or 'no clients'}; the "

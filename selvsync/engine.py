@@ -7,9 +7,11 @@ plus ``GET /jwks`` only for live clients whose YAML declares keys.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ class Session:
     project: Project
     factory: ClientFactory
     command: str = "plan"
+    written: WriteLog = field(default_factory=lambda: WriteLog())
     _clients: dict[str, DigdirClient] = field(default_factory=dict)
 
     def client(self, env: str) -> DigdirClient:
@@ -54,9 +57,68 @@ class Session:
         self.close()
 
 
-def read_live(client: DigdirClient, state: DesiredState, owner: str) -> LiveSnapshot:
+class WriteLog:
+    """What this run wrote, as the API answered each write.
+
+    A listing may lag behind writes (the emulator models it; Digdir documents nothing either
+    way). The check after apply must not mistake a lagging listing for work left to do, and
+    so, for the clients this run wrote, the newer of the listed and the written version wins.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_env: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def record(self, env: str, client: dict[str, Any]) -> None:
+        with self._lock:
+            self._by_env.setdefault(env, {})[str(client["client_id"])] = dict(client)
+
+    def deactivated(self, env: str, client_id: str) -> None:
+        with self._lock:
+            known = self._by_env.setdefault(env, {}).get(client_id, {"client_id": client_id})
+            self._by_env[env][client_id] = {**known, "active": False, _GONE: True}
+
+    def merge(self, env: str, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._lock:
+            written = dict(self._by_env.get(env, {}))
+        if not written:
+            return listed
+        out: list[dict[str, Any]] = []
+        for client in listed:
+            mine = written.pop(str(client.get("client_id")), None)
+            out.append(client if mine is None else _newer(client, mine))
+        # Written but not listed yet: a create the listing has not caught up with.
+        out.extend(
+            {k: v for k, v in c.items() if k != _GONE} for c in written.values() if not c.get(_GONE)
+        )
+        return out
+
+
+_GONE = "_deactivated_in_this_run"
+
+
+def _newer(listed: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+    if mine.get(_GONE):
+        return {**listed, "active": False}
+    if _stamp(listed) > _stamp(mine):
+        return listed  # written again since, by someone else: theirs is the live state
+    return mine
+
+
+def _stamp(client: dict[str, Any]) -> float:
+    try:
+        return datetime.fromisoformat(str(client.get("last_updated"))).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def read_live(
+    client: DigdirClient, state: DesiredState, owner: str, written: WriteLog | None = None
+) -> LiveSnapshot:
     """The listing, plus the key sets the plan needs to compare declared keys."""
     clients = client.list_clients(inactive=True)
+    if written is not None:
+        clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
     wanted = _ids_needing_keys(clients, state, owner)
     snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
@@ -136,7 +198,7 @@ def plan_environment(
     session: Session, name: str, options: PlanOptions | None = None
 ) -> tuple[EnvironmentPlan, LiveSnapshot]:
     state = session.project.states[name]
-    live = read_live(session.client(name), state, session.project.owner)
+    live = read_live(session.client(name), state, session.project.owner, session.written)
     return build_environment_plan(state, session.project.owner, live, options), live
 
 

@@ -24,6 +24,10 @@ class SafetyLimits:
 
     max_destroy_percent: int = 30
     min_managed_for_percent: int = 10
+    # A listing with no clients at all (not even deactivated ones) while the YAML declares
+    # some is either a first run or a broken listing; creating everything from a broken one
+    # duplicates every client. Refused unless --force (the embedded emulator only warns).
+    refuse_empty_listing: bool = True
 
 
 @dataclass(frozen=True)

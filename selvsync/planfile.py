@@ -49,6 +49,8 @@ def read(path: Path) -> Plan:
         raise _bad(shown, "plan file is larger than 64 MiB")
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise _bad(shown, "not a selvsync plan file (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(
             shown,
@@ -57,7 +59,7 @@ def read(path: Path) -> Plan:
         ) from None
     try:
         return _parse(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise _bad(
             shown,
             f"not a valid selvsync plan file ({type(exc).__name__}: {exc})",

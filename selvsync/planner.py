@@ -176,10 +176,15 @@ def build_environment_plan(
         plan.changes.append(change)
         plan.fingerprints.update(live.fingerprints(client))
     if not live.clients and state.clients:
-        plan.warnings.append(
-            "Digdir returned no clients at all for this organisation; every declared client "
-            "will be created. If clients exist in the portal, stop: the listing may be incomplete."
+        message = (
+            "Digdir returned no clients at all for this organisation (not even deactivated "
+            f"ones), so all {len(state.clients)} declared clients would be created. If clients "
+            "exist in the portal, stop: the listing may be incomplete"
         )
+        if state.environment.safety.refuse_empty_listing:
+            plan.refusals.append(message + "; on a true first run, apply with --force")
+        else:
+            plan.warnings.append(message + ".")
     _check_safety(plan, state)
     return plan
 

@@ -76,7 +76,7 @@ def parse_environment(
             "give exactly one of `file` or `command`",
         )
     db = raw.get("emulator_db")
-    safety = raw.get("safety") or {}
+    safety = {"refuse_empty_listing": api != EMULATOR, **(raw.get("safety") or {})}
     return EnvironmentSettings(
         name=name,
         api=api,

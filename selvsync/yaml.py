@@ -45,6 +45,7 @@ _ALLOWED_TAGS = {_STR, _SEQ, _MAP}
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
+_MAX_INT_DIGITS = 19  # beyond any lifetime, limit or count in the schemas
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
@@ -333,8 +334,10 @@ def _scalar(node: ScalarNode) -> Any:
         return True
     if value in _FALSE:
         return False
-    if _INT.match(value):
+    if _INT.match(value) and len(value) <= _MAX_INT_DIGITS:
         return int(value)
+    # Longer digit runs are no number any field takes (and past 4300 digits int() refuses):
+    # keep them as the string the user wrote; the schema says what it wanted instead.
     return value
 
 

@@ -182,7 +182,11 @@ def test_over_loopback_socket_with_token_auth(
         ),
     )
     proj.write({"web": idporten("Web")})
-    code, _, err = run(capsys, "-v", "apply", "-C", str(proj.root), "--auto-approve")
+    # An empty listing from a real API could be a broken one: refused unless --force.
+    code, _, err = run(capsys, "apply", "-C", str(proj.root), "--auto-approve")
+    assert code == 4 and "Digdir returned no clients at all" in err
+    assert raw_clients(emu) == []
+    code, _, err = run(capsys, "-v", "apply", "-C", str(proj.root), "--auto-approve", "--force")
     assert code == 0, err
     assert TOKEN not in err
     (live,) = raw_clients(emu)
