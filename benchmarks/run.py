@@ -20,15 +20,9 @@ if __package__ in (None, ""):
     # `python benchmarks/run.py`: make the repository root importable, as `-m` would.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.scenarios import (
-    Config,
-    Row,
-    apply_scenarios,
-    c0_parallel_latency,
-    plan_scenarios,
-    rate_limit_scenario,
-    token_scenario,
-)
+from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
+from benchmarks.plan_bench import plan_scenarios
+from benchmarks.scenarios import Config, Row, c0_parallel_latency
 from benchmarks.workload import AdminKey, admin_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -81,7 +75,7 @@ def table(rows: Sequence[Row]) -> str:
                 f"{row.total_requests}" + (f" ({row.minimum})" if row.minimum is not None else ""),
                 _fmt_s(wall),
                 _fmt_s(stats.cpu if stats else None),
-                f"{row.peak_mib:.0f} MiB" if row.peak_mib is not None else "-",
+                f"{row.peak_mib:.1f} MiB" if row.peak_mib is not None else "-",
                 _fmt_ratio(row, "per-resource refresh"),
                 _fmt_ratio(row, "per-object reconcile"),
                 {True: "yes", False: "NO", None: "-"}[row.met],
@@ -118,9 +112,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     rows: list[Row] = []
+
+    def save() -> None:
+        # After every scenario: a crash later in a long run keeps what was measured.
+        document = {
+            "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "mode": "quick" if config.quick else "full",
+            "duration_s": round(time.perf_counter() - started, 1),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            },
+            "config": dict(vars(config)),
+            "rows": [r.as_dict() for r in rows],
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
     with admin_key() as admin:
         for name in chosen:
-            rows.extend(SCENARIOS[name](admin, config, progress))
+            try:
+                rows.extend(SCENARIOS[name](admin, config, progress))
+            except Exception as exc:  # one broken scenario must not cost the others' numbers
+                progress(f"{name}: crashed: {type(exc).__name__}: {exc}")
+                rows.append(
+                    Row(name, "crashed", "-", False, verdict=f"{type(exc).__name__}: {exc}")
+                )
+            save()
     duration = time.perf_counter() - started
     print(table(rows))
     for row in rows:
@@ -132,22 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{len(rows) - len(missed)} of {len(rows)} rows met their target; "
         f"{'quick' if config.quick else 'full'} run took {duration:.0f} s"
     )
-    document = {
-        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "mode": "quick" if config.quick else "full",
-        "duration_s": round(duration, 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "config": {k: v for k, v in vars(config).items()},
-        "rows": [r.as_dict() for r in rows],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(f"results: {args.out}")
-    return 0
+    return 1 if any(r.case == "crashed" for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +170,44 @@ def seed_body(key: str, declared: Mapping[str, Any], owner: str = OWNER) -> dict
     return body
 
 
+def grant_client(
+    emu: Emulator,
+    admin: AdminKey,
+    command: str,
+    *,
+    base_url: str = BASE_URL,
+    transport: httpx.BaseTransport | None = None,
+    prefix: str = PREFIX,
+    concurrency: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> DigdirClient:
+    """What selvsync.connect.default_factory opens for `auth: {method: key}`: a DigdirClient
+    whose tokens come from a Maskinporten JWT grant at ``emu``'s `POST /token`, with the
+    scopes the command asks for. ``transport`` None means a real socket to ``base_url``."""
+    auth = admin.auth()
+    tokens = build_token_provider(
+        auth,
+        project_dir=admin.path.parent,
+        issuer=emu.issuer,
+        token_endpoint=f"{base_url}/token",
+        environ={},
+        transport=transport,
+        sleep=sleep,
+        clock=clock,
+    )
+    return DigdirClient(
+        base_url,
+        prefix=prefix,
+        token_provider=tokens,
+        scopes=scopes_for(auth, command),
+        transport=transport,
+        concurrency=concurrency,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
 class Workload:
     """A project with ``n`` clients in a temp folder, and an in-memory emulator matching it."""
 
@@ -282,16 +319,10 @@ class Workload:
         but over the metered in-process transport (or ``base_url`` over a socket)."""
         if transport is None and base_url == BASE_URL:
             transport = self.metered
-        auth = self.admin.auth()
 
         def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
             return self.client(
-                command,
-                env.concurrency,
-                base_url=base_url,
-                transport=transport,
-                prefix=env.prefix,
-                auth=auth,
+                command, env.concurrency, base_url=base_url, transport=transport, prefix=env.prefix
             )
 
         return open_client
@@ -304,26 +335,17 @@ class Workload:
         base_url: str = BASE_URL,
         transport: httpx.BaseTransport | None = None,
         prefix: str = PREFIX,
-        auth: dict[str, Any] | None = None,
     ) -> DigdirClient:
         """A DigdirClient that gets its own token with the JWT grant (the baselines use it)."""
         if transport is None and base_url == BASE_URL:
             transport = self.metered
-        auth = auth or self.admin.auth()
-        tokens = build_token_provider(
-            auth,
-            project_dir=self.root,
-            issuer=self.emu.issuer,
-            token_endpoint=f"{base_url}/token",
-            environ={},
+        return grant_client(
+            self.emu,
+            self.admin,
+            command,
+            base_url=base_url,
             transport=transport,
-        )
-        return DigdirClient(
-            base_url,
             prefix=prefix,
-            token_provider=tokens,
-            scopes=scopes_for(auth, command),
-            transport=transport,
             concurrency=concurrency,
         )
 
@@ -348,7 +370,3 @@ def admin_key() -> Iterator[AdminKey]:
         yield make_admin_key(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1

@@ -1,0 +1,226 @@
+"""B1, B2 and B5: plan with no changes at N clients, against both baselines; the whole
+`selvsync plan` at N = 5000; and load + validate + diff without network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks.baselines import per_object_reconcile, per_resource_refresh
+from benchmarks.measure import Phases, Sample, Stats, peak_memory_mib, profile_top, timed
+from benchmarks.scenarios import Config, Progress, Row, counted, plan_minimum, plan_phase
+from benchmarks.workload import ENV, PREFIX, AdminKey, Workload, workload
+from selvsync.emulator.server import serve
+from selvsync.engine import Session, plan_project
+from selvsync.model import Project
+from selvsync.plan import LiveSnapshot, Plan
+from selvsync.planner import build_environment_plan
+from selvsync.render import render_text
+
+
+def _offline(work: Workload, loaded: list[Project]) -> Callable[[Phases], Plan]:
+    """Load + validate + diff, no network: the live snapshot is read once, beforehand.
+    Each run appends the project it loaded to ``loaded`` (so nobody loads it again)."""
+    # Served key sets carry `exp`: read them as the plan would see them.
+    with work.raw() as http:
+        jwks = {
+            cid: http.get(f"{PREFIX}/clients/{cid}/jwks").json()["keys"]
+            for cid in (work.ids[key] for key in work.jwks)
+        }
+    snapshot = LiveSnapshot(work.live(), jwks)
+
+    def run(phases: Phases) -> Plan:
+        with phases("load"):
+            project = work.load()
+        with phases("diff"):
+            env = build_environment_plan(project.states[ENV], project.owner, snapshot)
+        loaded[:] = [project]
+        return Plan(project.orgno, project.owner, [env])
+
+    return run
+
+
+def plan_scenarios(admin: AdminKey, config: Config, progress: Progress) -> list[Row]:
+    rows: list[Row] = []
+    for n in config.sizes:
+        progress(f"B1: seeding N={n}")
+        with workload(n, admin) as work:
+            rows.extend(_plan_size(work, config, progress))
+    return rows
+
+
+def _plan_size(work: Workload, config: Config, progress: Progress) -> list[Row]:
+    n = work.n
+    rows: list[Row] = []
+    # Loading 1000+ clients takes seconds (see B5): fewer runs of what includes it.
+    heavy = n >= 1000
+    runs = max(1, config.runs - 2) if heavy else config.runs
+    loaded: list[Project] = []
+    offline_run = _offline(work, loaded)
+    progress(f"B1: N={n}: load + validate + diff (offline)")
+    offline, _ = counted(work, offline_run, runs)
+    (project,) = loaded
+    peak = None
+    if n <= config.memory_max_n:
+        progress(f"B1: N={n}: peak memory")
+
+        def traced(phases: Phases) -> None:
+            plan_phase(work, work.load(), phases)
+
+        peak = peak_memory_mib(traced)
+    for latency_ms in config.latencies_ms:
+        progress(f"B1: N={n}, {latency_ms} ms: plan")
+        work.set_latency(latency_ms / 1000)
+        plans: list[Plan] = []
+
+        def run(phases: Phases) -> None:
+            plans.append(plan_phase(work, project, phases))  # noqa: B023 - used at once
+
+        stats, counts = counted(work, run, runs)
+        empty = all(p.empty for p in plans)
+        progress(f"B1: N={n}, {latency_ms} ms: baselines")
+        refresh = per_resource_refresh(work, config.baseline_runs, config.refresh_cap)
+        reconcile_cap = max(10, config.reconcile_budget // n)
+        reconcile = per_object_reconcile(work, config.baseline_runs, reconcile_cap)
+        minimum = plan_minimum(n)
+        steady = all(c == counts[0] for c in counts)
+        row = Row(
+            "B1",
+            f"N={n}, {latency_ms} ms",
+            "requests = minimum (token + 1 list + declared key sets) for every N",
+            None,
+            counts[-1],
+            minimum,
+            stats,
+            peak,
+            [refresh, reconcile],
+        )
+        row.extra = {
+            "n": n,
+            "latency_ms": latency_ms,
+            "plan_empty": empty,
+            "requests_same_every_run": steady,
+            "load_s": round(offline.phase("load"), 4),
+            "end_to_end_s": round(offline.phase("load") + stats.phase("plan"), 4),
+            "emulator_cpu_note": "cpu_s excludes the in-process emulator's CPU; cpu_total_s not",
+        }
+        ok = empty and steady and row.total_requests == minimum
+        if n == 1000 and latency_ms == 100:
+            ratio = row.ratio("per-resource refresh") or 0.0
+            row.target += "; ≥ 20× faster than per-resource refresh"
+            row.extra["refresh_ratio_target"] = 20
+            ok = ok and ratio >= 20
+        row.met = ok
+        row.verdict = f"{row.total_requests} requests (minimum {minimum})" + (
+            "" if empty else "; PLAN NOT EMPTY"
+        )
+        rows.append(row)
+        if n == max(config.sizes) and latency_ms == max(config.latencies_ms):
+            rows.append(_b2(work, project, offline, stats, counts[-1], config, progress))
+    work.set_latency(0)
+    if n == max(config.sizes):
+        rows.append(_b5(work, offline, offline_run, config, progress))
+    return rows
+
+
+def _b2(
+    work: Workload,
+    project: Project,
+    offline: Stats,
+    plan_stats: Stats,
+    plan_counts: dict[str, int],
+    config: Config,
+    progress: Progress,
+) -> Row:
+    """B2: `selvsync plan` end to end at N=5000, 100 ms: load, read, diff, render.
+
+    --quick composes it from the parts B1 and B5 just measured (the load alone takes seconds):
+    load (B5) + live read and diff (B1); the full run measures it in one piece."""
+
+    def run(phases: Phases) -> str:
+        with phases("load"):
+            loaded = work.load()
+        plan = plan_phase(work, loaded, phases)
+        with phases("render"):
+            return render_text(plan, color=False)
+
+    runs = max(1, config.runs - 2)
+    if config.quick:
+        load, plan = offline.phase("load"), plan_stats.phase("plan")
+        # The diff runs in both parts: count its CPU once (it is single-threaded Python).
+        cpu = offline.cpu + plan_stats.cpu - offline.phase("diff")
+        composed = Sample(load + plan, cpu, cpu, {"load": load, "plan": plan})
+        stats, counts = Stats([composed]), [plan_counts]
+    else:
+        progress(f"B2: N={work.n}: end-to-end plan")
+        stats, counts = counted(work, run, runs)
+    loopback = _loopback_plan(work, project, runs, progress)
+    limit = 1.5
+    row = Row(
+        "B2",
+        f"plan end to end, N={work.n}, {int(_latency(work) * 1000)} ms",
+        f"under {limit} s wall",
+        stats.wall < limit,
+        counts[-1],
+        plan_minimum(work.n),
+        stats,
+    )
+    row.extra = {
+        "load_s": round(stats.phase("load"), 4),
+        "plan_phase_s": round(stats.phase("plan"), 4),
+        "render_s": round(stats.phase("render"), 4),
+        "composed_from_b1_b5": config.quick,
+        "plan_phase_loopback_s": round(loopback.phase("plan"), 4),
+        "plan_phase_loopback_cpu_total_s": round(loopback.cpu_total, 4),
+    }
+    row.verdict = (
+        f"load {stats.phase('load'):.2f} s + live read and diff {stats.phase('plan'):.2f} s "
+        f"(loopback socket: {loopback.phase('plan'):.2f} s) + render {stats.phase('render'):.2f} s"
+    )
+    if not row.met and config.profile:
+        progress("B2: missed: profiling")
+        row.profile = profile_top(run)
+    return row
+
+
+def _latency(work: Workload) -> float:
+    return sum(f.seconds for f in work.emu.faults.active() if f.kind == "latency")
+
+
+def _loopback_plan(work: Workload, project: Project, runs: int, progress: Progress) -> Stats:
+    """The same plan phase over a real loopback socket (wsgiref, a thread per connection): a
+    cross-check that the in-process transport does not flatter the numbers."""
+    progress("B2: plan phase over a loopback socket")
+    with serve(work.emu) as server:
+
+        def run(phases: Phases) -> None:
+            factory = work.factory(base_url=server.url)
+            with phases("plan"), Session(project, factory, command="plan") as session:
+                plan_project(session)
+
+        return Stats([timed(run)[0] for _ in range(runs)])
+
+
+def _b5(
+    work: Workload,
+    offline: Stats,
+    offline_run: Callable[[Phases], Plan],
+    config: Config,
+    progress: Progress,
+) -> Row:
+    limit = 1.0
+    row = Row(
+        "B5",
+        f"load + validate + diff, N={work.n}, no network",
+        f"under {limit} s CPU",
+        offline.cpu < limit,
+        stats=offline,
+    )
+    row.extra = {
+        "load_s": round(offline.phase("load"), 4),
+        "diff_s": round(offline.phase("diff"), 4),
+    }
+    row.verdict = f"load+validate {offline.phase('load'):.2f} s, diff {offline.phase('diff'):.2f} s"
+    if not row.met and config.profile:
+        progress("B5: missed: profiling")
+        row.profile = profile_top(offline_run)
+    return row

@@ -1,0 +1,86 @@
+"""The benchmark code paths at tiny N, so they cannot rot between benchmark runs. Asserts the
+request counts each scenario must produce (the minimums the benchmarks check at scale), never
+timings: speed is what `python -m benchmarks` measures."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
+from benchmarks.plan_bench import plan_scenarios
+from benchmarks.run import table
+from benchmarks.scenarios import Config, Row, c0_parallel_latency
+from benchmarks.workload import AdminKey
+
+TINY = Config(
+    quick=True,
+    sizes=(3,),
+    latencies_ms=(0,),
+    runs=1,
+    baseline_runs=1,
+    refresh_cap=10,
+    reconcile_budget=30,
+    apply_n=4,
+    apply_latency_ms=0,
+    apply_ks=(1, 2),
+    rate_limited=(4, 1, 1, 1),
+    token_clients=2,
+    memory_max_n=3,
+    profile=False,
+)
+PLAN = {"POST /token": 1, "GET /clients": 1, "GET /clients/{id}/jwks": 2}
+
+
+def _by_id(rows: list[Row]) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
+    for row in rows:
+        out.setdefault(row.id, []).append(row)
+    return out
+
+
+def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKey) -> None:
+    rows: list[Row] = []
+    for scenario in (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario):
+        rows += scenario(admin, TINY, lambda _: None)
+    rows += c0_parallel_latency(admin, lambda _: None)
+    found = _by_id(rows)
+
+    # B1: one token, one listing, and the key sets of the two clients that declare keys.
+    (b1,) = found["B1"]
+    assert b1.requests == PLAN and b1.minimum == 4 and b1.extra["plan_empty"]
+    refresh, reconcile = b1.baselines
+    assert refresh.requests == {"POST /token": 1, "GET /clients/{id}": 3}
+    assert reconcile.requests == {"POST /token": 1, "GET /clients": 3}
+    assert not refresh.extrapolated and not reconcile.extrapolated
+    assert b1.peak_mib is not None
+    (b2,) = found["B2"]
+    assert b2.requests == PLAN
+    (b5,) = found["B5"]
+    assert b5.requests == {}  # offline: no request at all
+
+    # B3: one token for plan, apply and the re-check; k PUTs and nothing else written.
+    for row, k in zip(found["B3"], TINY.apply_ks, strict=True):
+        assert row.requests == {
+            **PLAN,
+            "GET /clients": 2,
+            "GET /clients/{id}/jwks": 4,
+            "PUT /clients/{id}": k,
+        }
+        assert row.minimum == row.total_requests and row.extra["converged"]
+
+    # B4: every change applied once, nothing duplicated; refusals are counted, not timed.
+    (b4,) = found["B4"]
+    assert b4.extra["failed"] == 0 and b4.extra["duplicates"] == 0
+    assert b4.extra["responses_other"] == b4.minimum == 6
+    assert b4.total_requests == 6 + b4.extra["responses_429"]
+
+    # B6: one grant per environment and command, through the real CLI and default_factory.
+    (b6,) = found["B6"]
+    assert b6.met, b6.verdict
+    assert b6.requests["POST /token"] == 4 and b6.requests["POST /clients"] == 4
+
+    (c0,) = found["C0"]
+    assert c0.requests == {"GET /clients/{id}": 20}
+
+    assert table(rows).count("\n") == len(rows) + 1  # header, rule, one line per row
+    json.dumps([row.as_dict() for row in rows])  # the results file can hold every row

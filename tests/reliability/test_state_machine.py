@@ -1,0 +1,344 @@
+"""A Hypothesis state machine over selvsync's whole cycle against one emulator: edit the YAML,
+edit live state behind selvsync's back, plan, apply, crash in the middle of an apply, apply
+twice at once, rotate a secret, and apply an old plan file.
+
+Invariants after every step:
+
+* at most one active client per marker;
+* clients without our marker (another owner's, unmarked) are never written: they stay exactly
+  as created, ``last_updated`` included;
+* a canary secret never appears in any output: rendered plans, plan files, reports, errors,
+  CLI output and log records (only the secret sink may hold it);
+* a fault-free apply is followed by an empty plan (checked in that rule);
+* a plan file applied after an out-of-band edit is refused with StalePlanError before any
+  write (checked in that rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from harness import ProjectDir, factory_for, idporten, make_emulator, raw_clients
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+
+from selvsync import planfile, render
+from selvsync.apply import apply_plan, rotate_secret_now
+from selvsync.cli import main
+from selvsync.emulator import Emulator
+from selvsync.engine import Session, plan_project
+from selvsync.errors import ExitCode, SelvsyncError
+from selvsync.lock import apply_lock
+from selvsync.plan import JWKS_SUFFIX, Plan
+
+from .support import (
+    Canary,
+    active_markers,
+    create_out_of_band,
+    edit_out_of_band,
+    secret_is_current,
+    set_env_option,
+    sink_entry,
+    writes,
+)
+
+KEYS = ("a", "b", "c")
+SECRET_KEY = "s"  # a client_secret_basic client: creates and rotations hand out secrets
+NAMES = ("Alfa", "Beta")
+
+declared_clients = st.dictionaries(
+    st.sampled_from((*KEYS, SECRET_KEY)), st.sampled_from(NAMES), max_size=4
+)
+FAULTS = (
+    {"kind": "drop"},
+    {"kind": "commit_status", "status": 502},
+    {"kind": "status", "status": 500},
+    {"kind": "status", "status": 503},
+    {"kind": "truncate"},
+)
+TARGETS = (
+    ("POST", "/api/v1/clients"),
+    ("PUT", "/api/v1/clients/*"),
+    ("DELETE", "/api/v1/clients/*"),
+    ("POST", "/api/v1/clients/*/secret"),
+    ("GET", "/api/v1/clients"),
+)
+
+
+def _client(key: str, name: str) -> dict[str, Any]:
+    if key == SECRET_KEY:
+        return idporten(
+            "Sak", client_name=f"Sak {name}", token_endpoint_auth_method="client_secret_basic"
+        )
+    return idporten(key.upper(), client_name=f"{key.upper()} {name}")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+class SelvsyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="selvsync-machine-"))
+        self.canary = Canary()
+        self.emu: Emulator = make_emulator(shuffle_lists=True, seed=11, secret_factory=self.canary)
+        self.proj = ProjectDir(self.tmp / "p")
+        # Sequential applies keep runs reproducible for shrinking; apply_concurrently
+        # brings the threads back on purpose.
+        set_env_option(self.proj, "concurrency: 1")
+        self.outputs: list[str] = []
+        self.checked = 0
+        self.plan_path: Path | None = None
+        self.edits = 0
+        # Others' clients, created once: they must never be written.
+        for description in ("made by hand", "x [selvsync:v1 o=team-b k=a]", "prod-gcp:ns:app"):
+            create_out_of_band(self.emu, idporten("Other", description=description))
+        self.foreign = {c["client_id"]: c for c in raw_clients(self.emu)}
+        self.records = _Records()
+        self.logger = logging.getLogger("selvsync")
+        # Every record, down to DEBUG (redacted HTTP lines), is searched for the canary; kept
+        # out of pytest's own log capture, which would only repeat them.
+        self.saved_logger = (self.logger.level, self.logger.propagate)
+        self.logger.addHandler(self.records)
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+
+    def teardown(self) -> None:
+        self.logger.removeHandler(self.records)
+        self.logger.level, self.logger.propagate = self.saved_logger
+        self.emu.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def session(self) -> Session:
+        return Session(self.proj.load(), factory_for(self.emu), command="apply")
+
+    def shown(self, plan: Plan) -> Plan:
+        """Render the plan every way a user or a file can see it."""
+        self.outputs += [
+            render.render_text(plan, color=False),
+            render.render_json(plan),
+            render.render_json(plan, plan_file=True),
+            render.render_markdown(plan),
+        ]
+        return plan
+
+    def attempt(self, run: Any) -> Any:
+        """Run ``run(session)``; a SelvsyncError is an outcome to record, not a failure."""
+        try:
+            with self.session() as session:
+                return run(session)
+        except SelvsyncError as exc:
+            self.outputs.append(str(exc))
+            return None
+
+    def plan_and_apply(self, session: Session) -> tuple[Plan, bool]:
+        plan = self.shown(plan_project(session))
+        if plan.refusals():
+            return plan, False
+        report = apply_plan(session, plan)
+        self.outputs += [o.message for o in report.outcomes]
+        return plan, report.ok
+
+    def cli(self, *runs: list[str]) -> list[int]:
+        """``selvsync`` once per argument list; several run at once, in threads."""
+        out, err = io.StringIO(), io.StringIO()
+        factory = factory_for(self.emu)
+        start = threading.Barrier(len(runs))
+        codes: dict[int, int] = {}
+        crashed: list[BaseException] = []
+
+        def run(index: int, args: list[str]) -> None:
+            start.wait()
+            try:
+                codes[index] = int(main(args))
+            except BaseException as exc:  # re-raised below: a thread must not swallow it
+                crashed.append(exc)
+
+        # The apply lock polls every 0.2 s while another apply holds it; the machine checks
+        # what the lock guarantees, not how long it waits, so it polls every 5 ms here.
+        quick_lock = functools.partial(apply_lock, sleep=lambda _: time.sleep(0.005))
+        with (
+            mock.patch("selvsync.cli.default_factory", lambda project, environ=None: factory),
+            mock.patch("selvsync.cli.apply_lock", quick_lock),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            threads = [threading.Thread(target=run, args=item) for item in enumerate(runs)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        self.outputs += [out.getvalue(), err.getvalue()]
+        if crashed:
+            raise crashed[0]
+        return [codes[i] for i in range(len(runs))]
+
+    def active_ids(self) -> list[str]:
+        return sorted(
+            c["client_id"]
+            for c in raw_clients(self.emu)
+            if c["active"] and c["client_id"] not in self.foreign
+        )
+
+    # -- rules ----------------------------------------------------------------------------
+
+    @initialize(clients=declared_clients.filter(bool))
+    def start_with_applied_clients(self, clients: dict[str, str]) -> None:
+        # Most rules are only interesting once live clients exist: start from an applied state.
+        self.edit_yaml(clients)
+        with self.session() as session:
+            assert self.plan_and_apply(session)[1]
+
+    @rule(clients=declared_clients)
+    def edit_yaml(self, clients: dict[str, str]) -> None:
+        self.proj.write({key: _client(key, name) for key, name in clients.items()})
+
+    @rule(data=st.data())
+    def edit_out_of_band(self, data: st.DataObject) -> None:
+        ids = self.active_ids()
+        if ids:
+            self.edits += 1
+            target = data.draw(st.sampled_from(ids), label="client edited in the portal")
+            edit_out_of_band(self.emu, target, client_name=f"Portal edit {self.edits}")
+
+    @rule()
+    def plan(self) -> None:
+        plan = self.attempt(lambda session: self.shown(plan_project(session)))
+        if plan is not None:
+            self.plan_path = self.tmp / "plan.json"
+            planfile.write(plan, self.plan_path)
+            self.outputs.append(self.plan_path.read_text())
+
+    @rule()
+    def apply(self) -> None:
+        result = self.attempt(self.plan_and_apply)
+        assert result is not None, self.outputs[-1]
+        plan, ok = result
+        event(f"apply: {'no' if plan.empty else 'some'} changes")
+        assert not plan.refusals(), plan.refusals()
+        assert ok, self.outputs[-len(plan.changes) :]
+        after = self.attempt(lambda session: self.shown(plan_project(session)))
+        assert after is not None and after.empty, [(c.key, c.action) for c in after.changes]
+
+    @rule(
+        clients=declared_clients,
+        fault=st.sampled_from(FAULTS),
+        where=st.sampled_from(TARGETS),
+    )
+    def edit_then_crash_during_apply(
+        self, clients: dict[str, str], fault: dict[str, Any], where: tuple[str, str]
+    ) -> None:
+        # Edit first, so that the apply has writes for the fault to hit.
+        self.edit_yaml(clients)
+        options = dict(fault)
+        method, path = where
+        self.emu.faults.add(options.pop("kind"), method=method, path=path, times=1, **options)
+        try:
+            result = self.attempt(self.plan_and_apply)
+        finally:
+            hit = not self.emu.faults.active()  # a times=1 fault is gone once it acted
+            self.emu.faults.clear()
+        outcome = "error" if result is None else "applied" if result[1] else "partial"
+        event(f"crash: fault {'hit' if hit else 'not reached'}, {outcome}")
+
+    @rule()
+    def apply_concurrently(self) -> None:
+        # Two `selvsync apply` at once in one project: the apply lock serialises them, so even
+        # creates happen once (the invariants check it); the second finds nothing left to do.
+        apply = ["apply", "-C", str(self.proj.root), "--auto-approve"]
+        codes = self.cli(apply, apply)
+        event(f"concurrent: exit codes {sorted(codes)}")
+        assert codes == [ExitCode.OK, ExitCode.OK], self.outputs[-1][-2000:]
+
+    @rule()
+    def rotate_secret(self) -> None:
+        rotated = self.attempt(lambda session: rotate_secret_now(session, "test", SECRET_KEY))
+        event(f"rotate: {'rotated' if rotated else 'no secret client'}")
+        if rotated is not None:
+            entry = sink_entry(self.proj, SECRET_KEY)
+            assert entry["client_id"] == rotated
+            assert secret_is_current(self.emu, rotated, entry["client_secret"])
+
+    @rule(data=st.data())
+    def apply_old_plan_after_out_of_band_edit(self, data: st.DataObject) -> None:
+        if self.plan_path is None:
+            self.plan()  # no plan file yet: make one now
+        if self.plan_path is None:
+            return  # planning failed (recorded as an output)
+        saved = planfile.read(self.plan_path)
+        live = set(self.active_ids())
+        read = sorted(
+            cid
+            for env in saved.environments
+            for cid in env.fingerprints
+            if not cid.endswith(JWKS_SUFFIX) and cid in live
+        )
+        event(f"stale plan: {'refused' if read else 'no live client in it'}")
+        if not read:
+            return
+        self.edits += 1
+        target = data.draw(st.sampled_from(read), label="client edited after the plan")
+        edit_out_of_band(self.emu, target, client_name=f"Portal edit {self.edits}")
+        before = writes(self.emu)
+        (code,) = self.cli(
+            ["apply", "-C", str(self.proj.root), str(self.plan_path), "--auto-approve"]
+        )
+        assert code == ExitCode.REFUSED, self.outputs[-2:]
+        assert "live state moved since the plan was made" in self.outputs[-1]
+        assert writes(self.emu) == before
+
+    # -- invariants -----------------------------------------------------------------------
+
+    @invariant()
+    def at_most_one_active_client_per_marker(self) -> None:
+        extra = {k: n for k, n in active_markers(self.emu).items() if n > 1}
+        assert not extra, f"duplicates: {extra}"
+
+    @invariant()
+    def others_clients_are_never_written(self) -> None:
+        live = {c["client_id"]: c for c in raw_clients(self.emu)}
+        for cid, client in self.foreign.items():
+            assert live[cid] == client
+
+    @invariant()
+    def no_secret_in_any_output(self) -> None:
+        fresh = self.outputs[self.checked :] + self.records.lines
+        self.checked = len(self.outputs)
+        self.records.lines.clear()
+        leaked = [text for text in fresh if Canary.PREFIX in text]
+        assert not leaked, leaked[0][:500]
+
+
+TestSelvsyncMachine = SelvsyncMachine.TestCase
+TestSelvsyncMachine.settings = settings(
+    max_examples=100,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestSelvsyncMachine.pytestmark = [pytest.mark.slow]  # ~10-20 s
