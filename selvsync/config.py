@@ -71,8 +71,7 @@ class _Source:
     prefix: PathKey
 
     def origins(self) -> dict[PathKey, Position]:
-        n = len(self.prefix)
-        out = {p[n:]: pos for p, pos in self.doc.positions.items() if p[:n] == self.prefix}
+        out = self.doc.subtree(self.prefix)
         # Problems with the whole client (a missing field) point at its key's line.
         key_pos = self.doc.key_positions.get(self.prefix)
         if key_pos is not None:

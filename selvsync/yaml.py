@@ -58,6 +58,20 @@ class Document:
     data: Any
     positions: dict[PathKey, Position] = field(default_factory=dict)
     key_positions: dict[PathKey, Position] = field(default_factory=dict)
+    _index: dict[PathKey, dict[PathKey, Position]] | None = field(default=None, repr=False)
+
+    def subtree(self, prefix: PathKey) -> dict[PathKey, Position]:
+        """Positions under ``prefix`` (2 levels deep at most, e.g. ("clients", key)), relative
+        to it. Indexed once per document: looking up every client must not rescan the file."""
+        if self._index is None:
+            index: dict[PathKey, dict[PathKey, Position]] = {}
+            for path, pos in self.positions.items():
+                for depth in (1, 2):
+                    if len(path) >= depth:
+                        index.setdefault(path[:depth], {})[path[depth:]] = pos
+            self._index = index
+        assert 1 <= len(prefix) <= 2, "subtree() indexes the first two levels only"
+        return dict(self._index.get(prefix, {}))
 
     def locate(self, path: PathKey) -> Position | None:
         """The position of the value at ``path``, or of its nearest written ancestor."""
@@ -72,15 +86,11 @@ class Document:
         return self.key_positions.get(path) or self.locate(path)
 
 
-class _Loader(Reader, Scanner, Parser, Composer):
-    """PyYAML's front half only: read, scan, parse, compose. No resolver magic, no constructor."""
+class _Composing(Composer):
+    """PyYAML's composer with our refusals, fed by either event parser. No resolver magic,
+    no constructor."""
 
-    def __init__(self, text: str) -> None:
-        Reader.__init__(self, text)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        self._depth = 0
+    _depth = 0
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         # Composer asks the resolver for a tag only when none was written; we type plain
@@ -116,6 +126,36 @@ class _Loader(Reader, Scanner, Parser, Composer):
             return node
         finally:
             self._depth -= 1
+
+
+class _PyLoader(Reader, Scanner, Parser, _Composing):
+    """The pure-Python reader, scanner and parser."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
+
+def _libyaml_loader() -> type[_Composing]:
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        return _PyLoader
+
+    class _CLoader(_Composing, CParser):  # type: ignore[misc,valid-type]
+        """libyaml's event parser (several times faster on big files) under the same
+        composer, so the refusals and positions are the same."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+
+    return _CLoader
+
+
+_Loader = _libyaml_loader()
 
 
 class _Refused(Exception):
@@ -326,7 +366,7 @@ def _mapping_key(node: Node, pos: Position, path: PathKey, errors: list[Diagnost
 
 def _scalar(node: ScalarNode) -> Any:
     value: str = node.value
-    if node.style is not None:
+    if node.style not in (None, ""):  # libyaml reports plain as "", PyYAML as None
         return value
     if value in _NULLS:
         return None
