@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.composer import Composer
@@ -92,6 +92,13 @@ class _Composing(Composer):
 
     _depth = 0
 
+    if TYPE_CHECKING:  # provided by the event parser mixed in (PyYAML's Parser or CParser)
+
+        def __init__(self, text: str) -> None: ...
+        def check_event(self, *choices: Any) -> bool: ...
+        def peek_event(self) -> Any: ...
+        def dispose(self) -> None: ...
+
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         # Composer asks the resolver for a tag only when none was written; we type plain
         # scalars ourselves later, so every untagged node gets the default tag of its kind.
@@ -107,7 +114,7 @@ class _Composing(Composer):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()
             raise _Refused(
                 event.start_mark,
                 f"alias *{event.anchor} is not supported",
@@ -117,7 +124,7 @@ class _Composing(Composer):
         try:
             if self._depth > MAX_DEPTH:
                 raise _Refused(
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                    self.peek_event().start_mark,
                     f"nesting deeper than {MAX_DEPTH} levels",
                     "flatten the document",
                 )
@@ -144,7 +151,7 @@ def _libyaml_loader() -> type[_Composing]:
     except ImportError:  # pragma: no cover - PyYAML built without libyaml
         return _PyLoader
 
-    class _CLoader(_Composing, CParser):  # type: ignore[misc,valid-type]
+    class _CLoader(_Composing, CParser):
         """libyaml's event parser (several times faster on big files) under the same
         composer, so the refusals and positions are the same."""
 
