@@ -42,6 +42,7 @@ class Outcome:
     status: Status = Status.NOT_ATTEMPTED
     message: str = ""
     client_id: str | None = None
+    partly: bool = False  # failed after writing something (e.g. created, keys then failed)
 
 
 @dataclass
@@ -55,6 +56,10 @@ class ApplyReport:
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def wrote_anything(self) -> bool:
+        return any(o.status == Status.APPLIED or o.partly for o in self.outcomes)
 
 
 def preflight(session: Session, plan: Plan) -> dict[str, SecretSink]:
@@ -176,6 +181,12 @@ class _Runner:
         except SelvsyncError as exc:
             outcome.status = Status.FAILED
             outcome.message = str(exc)
+            made = self.created.get(change.key)
+            if made is not None and change.action in (Action.CREATE, Action.REPLACE):
+                # The client exists although a later step failed: say so, never hide it.
+                outcome.client_id = made
+                outcome.partly = True
+                outcome.message = f"created as {made}, but then: {exc}"
             with self._lock:
                 self.failed_keys.add(change.key)
             self.stop.set()
@@ -238,6 +249,7 @@ class _Runner:
             self.written.record(self.env, result.client)
         except AmbiguousWriteError:
             cid, secret = self._recover_create(change, body, exclude)
+        self.created[change.key] = cid
         if change.jwks:
             self.client.replace_jwks(cid, change.jwks)
         if secret is not None:

@@ -277,11 +277,10 @@ def apply(
             return ExitCode.INTERRUPTED
         leftover = plan_project(session)
     if not report.ok:
-        applied = report.count(Status.APPLIED)
         click.echo(
             "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
         )
-        return ExitCode.PARTIAL if applied else ExitCode.ERROR
+        return ExitCode.PARTIAL if report.wrote_anything else ExitCode.ERROR
     if leftover.automatic or leftover.refusals(force=True):
         for reason in leftover.refusals(force=True):
             click.echo(f"after apply: {reason}", err=True)
