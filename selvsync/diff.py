@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from selvsync import rules
 
 WRITABLE_FIELDS: tuple[str, ...] = (
@@ -96,9 +94,3 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
         if want != have:
             changes.append(FieldChange(field, have, want))
     return changes
-
-
-def deep_changes(before: Any, after: Any) -> list[str]:
-    """Human-readable paths that differ between two JSON-like values (for plan-file checks)."""
-    diff = DeepDiff(before, after, ignore_order=True, view="tree")
-    return sorted({item.path() for items in diff.values() for item in items})
