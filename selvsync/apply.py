@@ -97,8 +97,9 @@ def apply_plan(
     for env in plan.environments:
         if not env.changes:
             continue
-        runner = _Runner(session, env.name, sinks.get(env.name), stop, continue_on_error, progress)
-        runner.interrupt = interrupt
+        runner = _Runner(
+            session, env.name, sinks.get(env.name), stop, continue_on_error, progress, interrupt
+        )
         report.outcomes.extend(runner.run(env.changes))
     report.interrupted = interrupt.is_set()
     return report
@@ -113,6 +114,7 @@ class _Runner:
         stop: threading.Event,
         continue_on_error: bool,
         progress: Progress,
+        interrupt: threading.Event | None = None,
     ) -> None:
         self.session = session
         self.env = env
@@ -127,7 +129,8 @@ class _Runner:
         self.created: dict[str, str] = {}  # key -> client_id of clients made in this run
         self._lock = threading.Lock()
         self.concurrency = session.project.environments[env].concurrency
-        self.interrupt = threading.Event()
+        # Shared by every environment's runner: Ctrl-C stops the whole apply, not one phase.
+        self.interrupt = interrupt or threading.Event()
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
@@ -197,9 +200,7 @@ class _Runner:
     def _do(self, change: Change) -> str | None:
         action = change.action
         if action == Action.CREATE:
-            cid = self._create(change)
-            self.created[change.key] = cid
-            return cid
+            return self._create(change)
         if action in (Action.UPDATE, Action.ADOPT):
             assert change.client_id and change.body is not None
             result = self.client.update_client(change.client_id, change.body)
@@ -217,7 +218,6 @@ class _Runner:
         if action == Action.REPLACE:
             assert change.client_id
             new_id = self._create(change, exclude=change.client_id)
-            self.created[change.key] = new_id
             self.client.deactivate_client(change.client_id)
             self.written.deactivated(self.env, change.client_id)
             return new_id
