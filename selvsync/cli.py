@@ -11,7 +11,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import click
 
 from selvsync import __version__, planfile
 from selvsync.apply import ApplyReport, Status, apply_plan, rotate_secret_now
+from selvsync.cli_options import directory_option, environments_option, one_environment_option
 from selvsync.config import load_project
 from selvsync.connect import default_factory
 from selvsync.engine import Session, load_fresh_plan, plan_project
@@ -33,23 +35,7 @@ from selvsync.yaml import dump
 
 
 def _project_options(func: Any) -> Any:
-    func = click.option(
-        "--env",
-        "-e",
-        "envs",
-        multiple=True,
-        metavar="ENV",
-        help="Environment to work on (repeatable). Default: every environment in selvsync.yaml.",
-    )(func)
-    func = click.option(
-        "-C",
-        "directory",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="Project directory (holds selvsync.yaml).",
-    )(func)
-    return func
+    return directory_option(environments_option(func))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,6 +100,16 @@ _renew_keys_option = click.option(
     is_flag=True,
     help="Re-register key sets with keys that expire within the warning window.",
 )
+
+
+@contextmanager
+def _writer(project: Project) -> Iterator[Session]:
+    """A session with write scopes, holding the project's apply lock for its whole life."""
+    with (
+        apply_lock(project.root, on_wait=_progress),
+        Session(project, default_factory(project), command="apply") as session,
+    ):
+        yield session
 
 
 def _color(stream: Any) -> bool:
@@ -239,10 +235,7 @@ def apply(
     from selvsync import render
 
     project = _load(directory, envs)
-    with (
-        apply_lock(project.root, on_wait=_progress),
-        Session(project, default_factory(project), command="apply") as session,
-    ):
+    with _writer(project) as session:
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path)
         else:
@@ -295,23 +288,13 @@ def apply(
 
 
 @cli.command("rotate-secret")
-@click.option(
-    "-C",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory.",
-)
-@click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment.")
+@directory_option
+@one_environment_option()
 @click.argument("key")
 def rotate_secret(directory: Path, env: str, key: str) -> int:
     """Rotate the client secret of KEY now; the new secret goes to the secret sink."""
     project = _load(directory, [env])
-    with (
-        apply_lock(project.root, on_wait=_progress),
-        Session(project, default_factory(project), command="apply") as session,
-    ):
+    with _writer(project) as session:
         cid = rotate_secret_now(session, env, key, progress=_progress)
     sink = project.environments[env].secrets or {}
     where = f"file {sink['file']}" if "file" in sink else "the secret command"
@@ -328,23 +311,13 @@ def merchant() -> None:
 
 
 @merchant.command("confirm")
-@click.option(
-    "-C",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory.",
-)
-@click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment.")
+@directory_option
+@one_environment_option()
 @click.argument("keys", nargs=-1)
 def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
     """Record that the declared merchant data of KEYS (default: all) was entered in the portal."""
     project = _load(directory, [env])
-    with (
-        apply_lock(project.root, on_wait=_progress),
-        Session(project, default_factory(project), command="apply") as session,
-    ):
+    with _writer(project) as session:
         done = confirm_merchant(session, env, keys)
     click.echo(
         f"{env}: confirmed merchant data of {', '.join(done) or 'no clients'}; the "
@@ -354,14 +327,7 @@ def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
 
 
 @cli.command()
-@click.option(
-    "-C",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory.",
-)
+@directory_option
 @click.argument("key")
 @click.option(
     "--out",

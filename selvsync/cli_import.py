@@ -17,6 +17,7 @@ from typing import Final
 import click
 
 from selvsync import config
+from selvsync.cli_options import directory_option, one_environment_option
 from selvsync.connect import default_factory
 from selvsync.engine import Session
 from selvsync.errors import ExitCode
@@ -75,15 +76,8 @@ def _load(directory: Path, env: str) -> tuple[Project, str | None]:
 
 
 @click.command("import")
-@click.option(
-    "-C",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory (holds selvsync.yaml).",
-)
-@click.option("--env", "-e", "env", required=True, metavar="ENV", help="The environment to read.")
+@directory_option
+@one_environment_option("The environment to read.")
 @click.option(
     "--out",
     "out",
