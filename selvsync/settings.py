@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from selvsync.client import is_loopback
 from selvsync.errors import Diagnostic, Position
 from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
 from selvsync.yaml import Document, PathKey, dotted
@@ -43,6 +45,13 @@ def parse_environment(
                 dotted((*here, "api")),
                 f"'{api}' is neither `emulator` nor a URL",
                 "e.g. https://api.test.samarbeid.digdir.no",
+            )
+        elif api.startswith("http://") and not is_loopback(urlsplit(api).hostname or ""):
+            fail(
+                doc.locate((*here, "api")),
+                dotted((*here, "api")),
+                "plain http:// is only allowed to this machine (localhost, 127.0.0.0/8, ::1)",
+                "use https://",
             )
         auth = raw.get("auth")
         if auth is None:
