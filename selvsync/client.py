@@ -13,7 +13,6 @@ never repeated blindly: when their outcome is unknown the call raises
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import ssl
@@ -29,6 +28,7 @@ import httpx
 
 from selvsync.api_errors import InvalidResponseError, UnsupportedOperationError
 from selvsync.errors import ConfigError, Diagnostic
+from selvsync.loopback import is_loopback
 from selvsync.retry import RetryPolicy, Sender, WriteContext
 from selvsync.secret import Secret
 
@@ -45,16 +45,6 @@ _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MAX_PAGES = 1000
 
 Json = dict[str, Any]
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str, *, transport_injected: bool) -> None:

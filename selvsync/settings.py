@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from selvsync.client import is_loopback
 from selvsync.errors import Diagnostic, Position
+from selvsync.loopback import is_loopback
 from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
 from selvsync.yaml import Document, PathKey, dotted
 
