@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from selvsync.auth import TokenProvider, build_token_provider
 from selvsync.client import EMULATOR_MERCHANT_PATH, DigdirClient
+from selvsync.emulator import Emulator
 from selvsync.retry import RetryPolicy
 
 from .conftest import ORGNO, FakeSleep, Pki, key_pem, write_private
@@ -28,6 +29,24 @@ POLICY = RetryPolicy(
     budget_seconds=60.0,
     jitter=0.0,
 )
+
+
+MASKIN = {
+    "integration_type": "maskinporten",
+    "application_type": "web",
+    "client_name": "Batch",
+    "description": "Batch [selvsync:v1 o=team-a k=batch]",
+    "token_endpoint_auth_method": "private_key_jwt",
+    "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+    "scopes": ["skatteetaten:test"],
+}
+
+
+def seeded_emulator(pki: Pki, seed: int) -> Emulator:
+    """An in-memory emulator that trusts the test PKI and knows the static token."""
+    emu = Emulator(seed=seed)
+    setup_emulator(emu, pki)
+    return emu
 
 
 def public_jwk(pki: Pki) -> dict[str, Any]:

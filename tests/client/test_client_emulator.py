@@ -20,9 +20,14 @@ from selvsync.api_errors import (
 from selvsync.client import DigdirClient
 
 from .conftest import FakeSleep, Pki
-from .emulator_support import AUTH_MODES, client_for, setup_emulator, tokens_for, write_credentials
-
-emulator = pytest.importorskip("selvsync.emulator")
+from .emulator_support import (
+    AUTH_MODES,
+    MASKIN,
+    client_for,
+    seeded_emulator,
+    tokens_for,
+    write_credentials,
+)
 
 READ = ["idporten:dcr.read"]
 WRITE = ["idporten:dcr.read", "idporten:dcr.write"]
@@ -37,21 +42,11 @@ WEB = {
     "redirect_uris": ["https://tjeneste.example.no/callback"],
     "post_logout_redirect_uris": ["https://tjeneste.example.no/logout"],
 }
-MASKIN = {
-    "integration_type": "maskinporten",
-    "application_type": "web",
-    "client_name": "Batch",
-    "description": "Batch [selvsync:v1 owner=team-a key=batch]",
-    "token_endpoint_auth_method": "private_key_jwt",
-    "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
-    "scopes": ["skatteetaten:test"],
-}
 
 
 @pytest.fixture
 def emu(pki: Pki) -> Iterator[Any]:
-    e = emulator.Emulator(seed=7)
-    setup_emulator(e, pki)
+    e = seeded_emulator(pki, seed=7)
     yield e
     e.close()
 

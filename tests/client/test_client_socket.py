@@ -11,29 +11,24 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from selvsync.api_errors import AmbiguousWriteError, NetworkError
+from selvsync.emulator import server as server_module
 
 from .conftest import FakeSleep, Pki, key_pem, write_private
-from .emulator_support import AUTH_MODES, client_for, setup_emulator, tokens_for, write_credentials
-
-emulator = pytest.importorskip("selvsync.emulator")
-server_module = pytest.importorskip("selvsync.emulator.server")
+from .emulator_support import (
+    AUTH_MODES,
+    MASKIN,
+    client_for,
+    seeded_emulator,
+    tokens_for,
+    write_credentials,
+)
 
 WRITE = ["idporten:dcr.read", "idporten:dcr.write"]
-MASKIN = {
-    "integration_type": "maskinporten",
-    "application_type": "web",
-    "client_name": "Batch",
-    "description": "Batch [selvsync:v1 owner=team-a key=batch]",
-    "token_endpoint_auth_method": "private_key_jwt",
-    "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
-    "scopes": ["skatteetaten:test"],
-}
 
 
 @pytest.fixture
 def emu(pki: Pki) -> Iterator[Any]:
-    e = emulator.Emulator(seed=3)
-    setup_emulator(e, pki)
+    e = seeded_emulator(pki, seed=3)
     yield e
     e.close()
 
