@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from harness import EXAMPLES, ORGNO, TOKEN, ProjectDir, idporten, make_emulator,
 
 from selvsync.cli import main
 from selvsync.emulator import Emulator
-from selvsync.emulator.server import serve
 from selvsync.marker import parse
 
 
@@ -155,16 +153,6 @@ def test_secret_client_without_sink_is_refused_before_any_write(
     assert code == 2
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[Emulator, str]]:
-    emu = make_emulator(shuffle_lists=True, seed=3)
-    server = serve(emu)
-    try:
-        yield emu, server.url
-    finally:
-        server.shutdown()
-
-
 def test_over_loopback_socket_with_token_auth(
     served: tuple[Emulator, str],
     tmp_path: Path,
@@ -196,9 +184,12 @@ def test_over_loopback_socket_with_token_auth(
     assert code == 0, out + err
 
 
-def test_stale_plan_message_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch,
-                                   request: pytest.FixtureRequest) -> None:
+def test_stale_plan_message_golden(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
     import os
 
     import httpx
@@ -218,19 +209,33 @@ def test_stale_plan_message_golden(tmp_path: Path, capsys: pytest.CaptureFixture
     with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
         for cid, client in live.items():
             if "k=web" in client["description"]:
-                body = {k: v for k, v in client.items()
-                        if k not in ("client_id", "client_orgno", "created", "last_updated",
-                                     "active", "jwks_uri", "supplier_orgno")}
+                body = {
+                    k: v
+                    for k, v in client.items()
+                    if k
+                    not in (
+                        "client_id",
+                        "client_orgno",
+                        "created",
+                        "last_updated",
+                        "active",
+                        "jwks_uri",
+                        "supplier_orgno",
+                    )
+                }
                 body["client_name"] = "Edited in the portal"
-                assert http.put(f"/api/v1/clients/{cid}", json=body,
-                                headers=headers).status_code == 200
+                assert (
+                    http.put(f"/api/v1/clients/{cid}", json=body, headers=headers).status_code
+                    == 200
+                )
         new = idporten("New", description="[selvsync:v1 o=team-a k=new]")
         assert http.post("/api/v1/clients", json=new, headers=headers).status_code == 201
     before = emu.counters()
     code, _, err = run(capsys, "apply", "-C", str(proj.root), str(planfile), "--auto-approve")
     assert code == 4
-    writes = [k for k in emu.counters() if not k.startswith("GET") and
-              emu.counters()[k] != before.get(k)]
+    writes = [
+        k for k in emu.counters() if not k.startswith("GET") and emu.counters()[k] != before.get(k)
+    ]
     assert writes == []
     for cid in live:
         err = err.replace(cid, "<client_id>")

@@ -8,7 +8,6 @@ once over a loopback socket with token authentication.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from selvsync import diff
 from selvsync.cli import cli, main
 from selvsync.cli_import import import_command
 from selvsync.emulator import FULL_SCOPES, Emulator
-from selvsync.emulator.server import serve
 from selvsync.importer import (
     KEY_MAX,
     KEY_PATTERN,
@@ -380,17 +378,6 @@ def test_other_configuration_errors_still_exit_3(
     assert code == 3 and "invalid YAML" in err
     code, _, err = run(capsys, "import", "-C", str(seeded.root), "--env", "nope")
     assert code == 3 and "no environment named 'nope'" in err
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[Emulator, str]]:
-    emu = Emulator(":memory:", shuffle_lists=True, seed=5)
-    emu.add_token(TOKEN, ORGNO, FULL_SCOPES)
-    server = serve(emu)
-    try:
-        yield emu, server.url
-    finally:
-        server.shutdown()
 
 
 def test_import_over_loopback_with_token_auth(
