@@ -32,13 +32,14 @@ from benchmarks.workload import (
     project_yaml,
     workload,
 )
-from selvsync.apply import apply_plan
+from selvsync.apply import ApplyReport, apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.emulator.server import serve
 from selvsync.engine import Session, plan_project
 from selvsync.marker import parse
 from selvsync.model import Project
+from selvsync.plan import Plan
 from selvsync.yaml import dump
 
 # -- B3: apply k changes ------------------------------------------------------------------
@@ -76,13 +77,7 @@ def _b3(
             state.clients[key].fields["client_name"] = f"Renamed {key} k{k} r{rounds['n']}"
 
     def run(phases: Phases) -> None:
-        with Session(project, work.factory(), command="apply") as session:
-            with phases("plan"):
-                plan = plan_project(session)
-            with phases("apply"):
-                report = apply_plan(session, plan)
-            with phases("recheck"):
-                after = plan_project(session)
+        plan, report, after = _plan_apply_recheck(project, work, phases)
         reports.append(report.ok and len(plan.changes) == k)
         leftovers.append(after.empty)
 
@@ -151,13 +146,7 @@ def rate_limit_scenario(admin: AdminKey, config: Config, progress: Progress) -> 
         outcome: dict[str, Any] = {}
 
         def run(phases: Phases) -> None:
-            with Session(project, work.factory(), command="apply") as session:
-                with phases("plan"):
-                    plan = plan_project(session)
-                with phases("apply"):
-                    report = apply_plan(session, plan)
-                with phases("recheck"):
-                    after = plan_project(session)
+            plan, report, after = _plan_apply_recheck(project, work, phases)
             outcome.update(
                 changes=len(plan.changes),
                 failed=sum(1 for o in report.outcomes if o.status != "applied"),
@@ -312,3 +301,17 @@ def token_scenario(admin: AdminKey, config: Config, progress: Progress) -> list[
         f"{cmd} {r['tokens']}" for cmd, r in results.items()
     )
     return [row]
+
+
+def _plan_apply_recheck(
+    project: Project, work: Workload, phases: Phases
+) -> tuple[Plan, ApplyReport, Plan]:
+    """What `selvsync apply` does, timed phase by phase: plan, apply, the check after."""
+    with Session(project, work.factory(), command="apply") as session:
+        with phases("plan"):
+            plan = plan_project(session)
+        with phases("apply"):
+            report = apply_plan(session, plan)
+        with phases("recheck"):
+            after = plan_project(session)
+    return plan, report, after
