@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from selvsync import planfile
+from selvsync.api_errors import NotFoundError
 from selvsync.client import DigdirClient
 from selvsync.connect import ClientFactory
 from selvsync.errors import StalePlanError
@@ -149,7 +150,13 @@ def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -
 def read_jwks(
     client: DigdirClient, ids: list[str], concurrency: int
 ) -> dict[str, list[dict[str, Any]]]:
-    bodies = _read_each(client.get_jwks, ids, concurrency)
+    def one(cid: str) -> dict[str, Any]:
+        try:
+            return client.get_jwks(cid)
+        except NotFoundError:
+            return {}  # no key set registered: some API versions answer 404, not {"keys": []}
+
+    bodies = _read_each(one, ids, concurrency)
     return {
         cid: [k for k in (body.get("keys") or []) if isinstance(k, dict)]
         for cid, body in bodies.items()

@@ -30,14 +30,13 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from selvsync import diff, rules
-from selvsync.api_errors import NotFoundError
 from selvsync.client import DigdirClient
+from selvsync.engine import read_jwks
 from selvsync.errors import ExitCode, SelvsyncError
 from selvsync.keys import PUBLIC_MEMBERS
 from selvsync.marker import classify_owner, parse
@@ -374,27 +373,6 @@ def build_import(
     return result
 
 
-# ---------------------------------------------------------------- reading live state
-
-
-def _read_keys(
-    client: DigdirClient, ids: list[str], concurrency: int
-) -> dict[str, list[dict[str, Any]]]:
-    def one(cid: str) -> list[dict[str, Any]]:
-        try:
-            body = client.get_jwks(cid)
-        except NotFoundError:
-            return []  # no key set registered: some API versions answer 404, not {"keys": []}
-        keys = body.get("keys")
-        return [k for k in keys or [] if isinstance(k, dict)]
-
-    if not ids:
-        return {}
-    workers = max(1, min(concurrency, len(ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import-jwks") as pool:
-        return dict(zip(ids, pool.map(one, ids), strict=True))
-
-
 def import_environment(
     client: DigdirClient,
     state: DesiredState,
@@ -415,7 +393,7 @@ def import_environment(
         result=ImportResult(settings.name),  # a scratch report: build_import makes the real one
     )
     ids = [str(c["client_id"]) for c, _ in chosen]
-    keys = _read_keys(client, ids, settings.concurrency)
+    keys = read_jwks(client, ids, settings.concurrency)
     return build_import(
         settings.name,
         live,

@@ -393,8 +393,9 @@ def test_continue_on_error_carries_on(proj: ProjectDir, emu: Emulator) -> None:
     assert len(active(emu)) == 3
 
 
-def test_merchant_data_costs_one_request_not_one_per_client(proj: ProjectDir,
-                                                           emu: Emulator) -> None:
+def test_merchant_data_costs_one_request_not_one_per_client(
+    proj: ProjectDir, emu: Emulator
+) -> None:
     merchant = {"notification_emails": ["ops@example.no"]}
     proj.write({f"c{i}": idporten(f"C{i}") for i in range(5)}, merchant=merchant)
     apply_all(proj, emu)
@@ -426,3 +427,25 @@ def test_interrupt_starts_nothing_new_and_reports(proj: ProjectDir, emu: Emulato
     assert report.count(Status.APPLIED) == 1
     assert report.count(Status.NOT_ATTEMPTED) == 2
     assert len(active(emu)) == 1
+
+
+def test_a_404_for_a_key_set_reads_as_no_keys(proj: ProjectDir, emu: Emulator) -> None:
+    from harness import EXAMPLES
+
+    proj.copy_keys(EXAMPLES / "quickstart" / "keys")
+    proj.write(
+        {
+            "m2m": {
+                "integration_type": "maskinporten",
+                "client_name": "M2M",
+                "scopes": ["org:api.read"],
+                "keys": "keys/skatt-api.jwks.json",
+            }
+        }
+    )
+    apply_all(proj, emu)
+    # Some API versions answer 404 rather than {"keys": []} for a client without keys.
+    emu.faults.add("status", method="GET", path="/api/v1/clients/*/jwks", status=404, times=1)
+    (change,) = plan_of(proj, emu).changes
+    assert change.action == Action.UPDATE_KEYS
+    assert change.keys_added[0].startswith("skatt-api-")
