@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from selvsync.auth import StaticTokenProvider
 from selvsync.client import DigdirClient
 from selvsync.config import load_project
@@ -20,6 +22,17 @@ from selvsync.secret import Secret
 ORGNO = "991825827"
 TOKEN = "test-token-canary-7f3a"
 EXAMPLES = Path(__file__).parent.parent / "examples"
+PREFIX = "/api/v1"
+# Fields the API sets; a PUT body built from a live client leaves them out.
+READ_ONLY = (
+    "client_id",
+    "client_orgno",
+    "supplier_orgno",
+    "created",
+    "last_updated",
+    "active",
+    "jwks_uri",
+)
 
 PROJECT_YAML = """\
 orgno: "991825827"
@@ -120,3 +133,38 @@ def raw_clients(emu: Emulator, inactive: bool = True) -> list[dict[str, Any]]:
         response.raise_for_status()
         data: list[dict[str, Any]] = response.json()
         return data
+
+
+# -- live state changed "out of band" (as a person in the portal would), with raw HTTP ------
+
+
+def raw_http(emu: Emulator) -> httpx.Client:
+    return httpx.Client(
+        transport=emu.transport(),
+        base_url="http://emulator.invalid",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+
+
+def edit_out_of_band(emu: Emulator, client_id: str, **changes: Any) -> dict[str, Any]:
+    """What a person does in the portal: change fields of a live client."""
+    with raw_http(emu) as http:
+        live = http.get(f"{PREFIX}/clients/{client_id}").json()
+        body = {k: v for k, v in live.items() if k not in READ_ONLY} | changes
+        response = http.put(f"{PREFIX}/clients/{client_id}", json=body)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def deactivate_out_of_band(emu: Emulator, client_id: str) -> None:
+    with raw_http(emu) as http:
+        http.delete(f"{PREFIX}/clients/{client_id}").raise_for_status()
+
+
+def create_out_of_band(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+    with raw_http(emu) as http:
+        response = http.post(f"{PREFIX}/clients", json=body)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result

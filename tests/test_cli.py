@@ -8,7 +8,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from harness import EXAMPLES, ORGNO, TOKEN, ProjectDir, idporten, make_emulator, raw_clients
+from harness import (
+    EXAMPLES,
+    ORGNO,
+    TOKEN,
+    ProjectDir,
+    create_out_of_band,
+    edit_out_of_band,
+    idporten,
+    make_emulator,
+    raw_clients,
+)
 
 from selvsync.cli import main
 from selvsync.emulator import Emulator
@@ -192,7 +202,6 @@ def test_stale_plan_message_golden(
 ) -> None:
     import os
 
-    import httpx
     from harness import factory_for
 
     emu = make_emulator(seed=11)
@@ -205,31 +214,9 @@ def test_stale_plan_message_golden(
     assert run(capsys, "plan", "-C", str(proj.root), "--out", str(planfile))[0] == 0
     # Out of band: someone edits 'web' in the portal and creates 'new' by another run.
     live = {c["client_id"]: c for c in raw_clients(emu)}
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
-        for cid, client in live.items():
-            if "k=web" in client["description"]:
-                body = {
-                    k: v
-                    for k, v in client.items()
-                    if k
-                    not in (
-                        "client_id",
-                        "client_orgno",
-                        "created",
-                        "last_updated",
-                        "active",
-                        "jwks_uri",
-                        "supplier_orgno",
-                    )
-                }
-                body["client_name"] = "Edited in the portal"
-                assert (
-                    http.put(f"/api/v1/clients/{cid}", json=body, headers=headers).status_code
-                    == 200
-                )
-        new = idporten("New", description="[selvsync:v1 o=team-a k=new]")
-        assert http.post("/api/v1/clients", json=new, headers=headers).status_code == 201
+    (web_id,) = [cid for cid, c in live.items() if "k=web" in c["description"]]
+    edit_out_of_band(emu, web_id, client_name="Edited in the portal")
+    create_out_of_band(emu, idporten("New", description="[selvsync:v1 o=team-a k=new]"))
     before = emu.counters()
     code, _, err = run(capsys, "apply", "-C", str(proj.root), str(planfile), "--auto-approve")
     assert code == 4

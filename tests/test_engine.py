@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ProjectDir, idporten, make_emulator, raw_clients
+from harness import (
+    ProjectDir,
+    create_out_of_band,
+    edit_out_of_band,
+    idporten,
+    make_emulator,
+    raw_clients,
+)
 
 from selvsync import planfile
 from selvsync.apply import Status, apply_plan
@@ -84,14 +91,8 @@ def test_update_shows_field_level_change(proj: ProjectDir, emu: Emulator) -> Non
 def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(
     proj: ProjectDir, emu: Emulator
 ) -> None:
-    import httpx
-    from harness import TOKEN
-
-    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        for description in ("made by hand", "prod-gcp:team:app", "x [selvsync:v1 o=team-b k=web]"):
-            body = idporten("Other", description=description)
-            assert http.post("/api/v1/clients", json=body, headers=headers).status_code == 201
+    for description in ("made by hand", "prod-gcp:team:app", "x [selvsync:v1 o=team-b k=web]"):
+        create_out_of_band(emu, idporten("Other", description=description))
     before = {c["client_id"]: c for c in raw_clients(emu)}
     proj.write({"web": idporten("Web"), "gone": idporten("Gone")})
     apply_all(proj, emu)
@@ -108,16 +109,7 @@ def test_removed_client_is_deactivated_and_foreign_unmarked_untouched(
 
 
 def test_adopt_writes_only_the_marker(proj: ProjectDir, emu: Emulator) -> None:
-    import httpx
-    from harness import TOKEN
-
-    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
-        response = http.post(
-            "/api/v1/clients",
-            json=idporten("Legacy", description="hand made"),
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        cid = response.json()["client_id"]
+    cid = create_out_of_band(emu, idporten("Legacy", description="hand made"))["client_id"]
     proj.write({"legacy": idporten("Legacy", description="hand made", client_id=cid)})
     plan = plan_of(proj, emu)
     (change,) = plan.changes
@@ -242,9 +234,6 @@ def test_failure_midway_gives_partial_and_rerun_converges(proj: ProjectDir, emu:
 def test_plan_file_refuses_when_live_state_moved(
     proj: ProjectDir, emu: Emulator, tmp_path: Path
 ) -> None:
-    import httpx
-    from harness import TOKEN
-
     proj.write({"web": idporten("Web")})
     apply_all(proj, emu)
     proj.write({"web": idporten("Web", client_name="Web 2")})
@@ -252,29 +241,8 @@ def test_plan_file_refuses_when_live_state_moved(
     path = tmp_path / "plan.json"
     planfile.write(plan, path)
     cid = plan.changes[0].client_id
-    with httpx.Client(transport=emu.transport(), base_url="http://e") as http:
-        live = http.get(f"/api/v1/clients/{cid}", headers={"Authorization": f"Bearer {TOKEN}"})
-        body = {
-            k: v
-            for k, v in live.json().items()
-            if k
-            not in (
-                "client_id",
-                "client_orgno",
-                "created",
-                "last_updated",
-                "active",
-                "jwks_uri",
-                "supplier_orgno",
-            )
-        }
-        body["client_name"] = "Changed by hand"
-        assert (
-            http.put(
-                f"/api/v1/clients/{cid}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
-            ).status_code
-            == 200
-        )
+    assert cid is not None
+    edit_out_of_band(emu, cid, client_name="Changed by hand")
     saved = planfile.read(path)
     counters_before = emu.counters()
     with proj.session(emu) as session:

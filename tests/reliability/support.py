@@ -16,7 +16,18 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import TOKEN, ProjectDir, factory_for, raw_clients
+from harness import (  # noqa: F401 - re-exported for the suite's modules
+    PREFIX,
+    READ_ONLY,
+    TOKEN,
+    ProjectDir,
+    create_out_of_band,
+    deactivate_out_of_band,
+    edit_out_of_band,
+    factory_for,
+    raw_clients,
+    raw_http,
+)
 
 from benchmarks.workload import ADMIN_CLIENT, ORGNO, AdminKey, grant_client
 from selvsync.cli import main
@@ -27,16 +38,6 @@ from selvsync.marker import classify_owner
 from selvsync.model import EnvironmentSettings, Project
 
 OWNER = "team-a"  # the owner in harness.PROJECT_YAML
-PREFIX = "/api/v1"
-READ_ONLY = (
-    "client_id",
-    "client_orgno",
-    "supplier_orgno",
-    "created",
-    "last_updated",
-    "active",
-    "jwks_uri",
-)
 
 
 class Canary:
@@ -141,14 +142,6 @@ def grant_factory(
 # -- live state, read with raw HTTP -------------------------------------------------------
 
 
-def raw_http(emu: Emulator) -> httpx.Client:
-    return httpx.Client(
-        transport=emu.transport(),
-        base_url="http://emulator.invalid",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-
-
 def active_markers(emu: Emulator, owner: str = OWNER) -> Counter[str]:
     """How many active clients carry each of ``owner``'s keys."""
     counts: Counter[str] = Counter()
@@ -182,30 +175,6 @@ def client_id_of(emu: Emulator, key: str, owner: str = OWNER) -> str:
         and marker.key == key
     ]
     return str(cid)
-
-
-def edit_out_of_band(emu: Emulator, client_id: str, **changes: Any) -> dict[str, Any]:
-    """What a person does in the portal: change fields of a live client."""
-    with raw_http(emu) as http:
-        live = http.get(f"{PREFIX}/clients/{client_id}").json()
-        body = {k: v for k, v in live.items() if k not in READ_ONLY} | changes
-        response = http.put(f"{PREFIX}/clients/{client_id}", json=body)
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-
-def deactivate_out_of_band(emu: Emulator, client_id: str) -> None:
-    with raw_http(emu) as http:
-        http.delete(f"{PREFIX}/clients/{client_id}").raise_for_status()
-
-
-def create_out_of_band(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
-    with raw_http(emu) as http:
-        response = http.post(f"{PREFIX}/clients", json=body)
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
 
 
 def secret_is_current(emu: Emulator, client_id: str, secret: str) -> bool:
