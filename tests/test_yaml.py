@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -172,14 +170,13 @@ def test_dump_round_trips_risky_strings() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_loader_only_raises_config_error_on_bytes(raw: bytes) -> None:
-    start = time.process_time()
+    # Speed is bounded by construction (aliases refused, depth and size capped: see the
+    # billion-laughs, nesting and size tests), not measured here: tests assert no timings.
     try:
         load_bytes(raw, "fuzz.yaml")
     except ConfigError as exc:
         assert exc.diagnostics
         assert all(d.position is None or d.position.file == "fuzz.yaml" for d in exc.diagnostics)
-    # Not a timing assertion on speed: a guard against pathological blow-ups (seconds, not ms).
-    assert time.process_time() - start < 5
 
 
 _yamlish = st.text(
