@@ -33,7 +33,8 @@ from selvsync.model import (
     Merchant,
     Project,
 )
-from selvsync.resolve import Substituter, locator, merge_with_origins
+from selvsync.positions import FileOrigins, Origins, locator
+from selvsync.resolve import Substituter, merge_with_origins
 from selvsync.settings import parse_environment
 from selvsync.yaml import Document, PathKey, dotted, load_file
 
@@ -70,13 +71,9 @@ class _Source:
     doc: Document
     prefix: PathKey
 
-    def origins(self) -> dict[PathKey, Position]:
-        out = self.doc.subtree(self.prefix)
+    def origins(self) -> FileOrigins:
         # Problems with the whole client (a missing field) point at its key's line.
-        key_pos = self.doc.key_positions.get(self.prefix)
-        if key_pos is not None:
-            out[()] = key_pos
-        return out
+        return self.doc.origins(self.prefix)
 
 
 class _ProjectLoader:
@@ -306,7 +303,7 @@ class _ProjectLoader:
         env_merchant: Merchant,
     ) -> DesiredClient | None:
         body = _lookup(source)
-        origins = source.origins()
+        origins: Origins = source.origins()
         field = dotted(("clients", key))
         if not isinstance(body, dict):
             self._fail(source.doc.locate(source.prefix), field, "expected a mapping of fields")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selvsync.errors import Position
-from selvsync.yaml import PathKey
+from selvsync.positions import FileOrigins, Origins, PathKey, locator
 
 # Per-client settings that belong to selvsync, not to Digdir; everything else in a client
 # mapping is a Digdir field sent to the API as written.
@@ -85,14 +85,11 @@ class DesiredClient:
     merchant: Merchant | None = None
     secret_max_age_days: int | None = None
     extends: str | None = None
-    origins: dict[PathKey, Position] = field(default_factory=dict, repr=False)
+    origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
 
     def locate(self, path: PathKey = ()) -> Position | None:
-        for i in range(len(path), -1, -1):
-            pos = self.origins.get(path[:i])
-            if pos is not None:
-                return pos
-        return None
+        """Where ``path`` of this client (or its nearest written ancestor) was written."""
+        return locator(self.origins)(path)
 
     def settings(self) -> dict[str, Any]:
         """selvsync's own settings for this client, as `show` prints them."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
 from typing import Any
 
 from selvsync.errors import Diagnostic, Position
-from selvsync.yaml import PathKey, dotted
+from selvsync.positions import MergedOrigins, Origins, PathKey, dotted
 
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -28,18 +27,22 @@ class Substituter:
         self.origin = origin
         self.errors = errors
 
-    def apply(
-        self, value: Any, origins: dict[PathKey, Position], field: str, path: PathKey = ()
-    ) -> Any:
+    def apply(self, value: Any, origins: Origins, field: str, path: PathKey = ()) -> Any:
+        """``value`` with every ${name} replaced. Positions are looked up only for errors."""
         if isinstance(value, str):
-            return self._string(value, origins.get(path), field + dotted_suffix(path))
+            if "$" not in value:
+                return value
+            return self._string(value, origins, path, field)
         if isinstance(value, dict):
             return {k: self.apply(v, origins, field, (*path, k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.apply(v, origins, field, (*path, i)) for i, v in enumerate(value)]
         return value
 
-    def _string(self, text: str, pos: Position | None, field: str) -> str:
+    def _string(self, text: str, origins: Origins, path: PathKey, prefix: str) -> str:
+        pos = origins.get(path)
+        field = prefix + dotted_suffix(path)
+
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
                 return "${"
@@ -79,23 +82,9 @@ def dotted_suffix(path: PathKey) -> str:
     return text if text.startswith("[") else "." + text
 
 
-def locator(origins: dict[PathKey, Position]) -> Callable[[PathKey], Position | None]:
-    def locate(path: PathKey) -> Position | None:
-        for i in range(len(path), -1, -1):
-            pos = origins.get(path[:i])
-            if pos is not None:
-                return pos
-        return None
-
-    return locate
-
-
 def merge_with_origins(
-    base: Any,
-    base_origins: dict[PathKey, Position],
-    over: Any,
-    over_origins: dict[PathKey, Position],
-) -> tuple[Any, dict[PathKey, Position]]:
+    base: Any, base_origins: Origins, over: Any, over_origins: Origins
+) -> tuple[Any, MergedOrigins]:
     """Deep-merge mappings (lists and scalars replace) and keep each value's own origin."""
 
     def merge(a: Any, b: Any) -> Any:
@@ -107,18 +96,4 @@ def merge_with_origins(
         return b
 
     merged = merge(base, over)
-    origins: dict[PathKey, Position] = {}
-
-    def walk(value: Any, path: PathKey) -> None:
-        pos = over_origins.get(path) or base_origins.get(path)
-        if pos is not None:
-            origins[path] = pos
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, (*path, i))
-
-    walk(merged, ())
-    return merged, origins
+    return merged, MergedOrigins(merged, over_origins, base_origins)

@@ -16,37 +16,44 @@ the node graph and build plain values ourselves, so that
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
-from yaml.composer import Composer
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader, ReaderError
 from yaml.scanner import Scanner
 
 from selvsync.errors import ConfigError, Diagnostic, Position
+from selvsync.positions import (
+    FileOrigins,
+    Mark,
+    Marks,
+    PathKey,
+    descend,
+    dotted,
+    flatten,
+    key_mark,
+    mark_of,
+)
+from selvsync.yaml_compose import MAX_DEPTH, STR_TAG, Refused, compose_document, scalar_value
 
-PathKey = tuple[str | int, ...]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Document",
+    "PathKey",
+    "dotted",
+    "dump",
+    "load_bytes",
+    "load_file",
+    "load_text",
+]
 
 MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 64
-
-_STR = "tag:yaml.org,2002:str"
-_SEQ = "tag:yaml.org,2002:seq"
-_MAP = "tag:yaml.org,2002:map"
-_ALLOWED_TAGS = {_STR, _SEQ, _MAP}
-
-_NULLS = {"", "~", "null", "Null", "NULL"}
-_TRUE = {"true", "True", "TRUE"}
-_FALSE = {"false", "False", "FALSE"}
-_MAX_INT_DIGITS = 19  # beyond any lifetime, limit or count in the schemas
-_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
@@ -56,121 +63,70 @@ class Document:
 
     file: str
     data: Any
-    positions: dict[PathKey, Position] = field(default_factory=dict)
-    key_positions: dict[PathKey, Position] = field(default_factory=dict)
-    _index: dict[PathKey, dict[PathKey, Position]] | None = field(default=None, repr=False)
+    marks: Marks | None = None
 
-    def subtree(self, prefix: PathKey) -> dict[PathKey, Position]:
-        """Positions under ``prefix`` (2 levels deep at most, e.g. ("clients", key)), relative
-        to it. Indexed once per document: looking up every client must not rescan the file."""
-        if self._index is None:
-            index: dict[PathKey, dict[PathKey, Position]] = {}
-            for path, pos in self.positions.items():
-                for depth in (1, 2):
-                    if len(path) >= depth:
-                        index.setdefault(path[:depth], {})[path[depth:]] = pos
-            self._index = index
-        assert 1 <= len(prefix) <= 2, "subtree() indexes the first two levels only"
-        return dict(self._index.get(prefix, {}))
+    def _position(self, mark: Mark | None) -> Position | None:
+        return None if mark is None else Position(self.file, *mark)
 
     def locate(self, path: PathKey) -> Position | None:
         """The position of the value at ``path``, or of its nearest written ancestor."""
-        for i in range(len(path), -1, -1):
-            pos = self.positions.get(path[:i])
-            if pos is not None:
-                return pos
-        return None
+        node = self.marks
+        if node is None:
+            return None
+        found = mark_of(node)
+        for part in path:
+            node = descend(node, (part,))
+            if node is None:
+                break
+            found = mark_of(node)
+        return self._position(found)
+
+    def key_position(self, path: PathKey) -> Position | None:
+        """The position of the mapping key that introduces ``path``, if it is written."""
+        return self._position(key_mark(self.marks, path))
 
     def locate_key(self, path: PathKey) -> Position | None:
         """The position of the mapping key that introduces ``path`` (falls back to the value)."""
-        return self.key_positions.get(path) or self.locate(path)
+        return self.key_position(path) or self.locate(path)
+
+    def origins(self, prefix: PathKey) -> FileOrigins:
+        """Positions under ``prefix``, relative to it; the empty path is the prefix's key."""
+        return FileOrigins(self.file, descend(self.marks, prefix), self.key_position(prefix))
+
+    @property
+    def positions(self) -> dict[PathKey, Position]:
+        """Every value's position by path (for tests and debugging; built on each call)."""
+        return {path: Position(self.file, *mark) for path, mark, _ in flatten(self.marks)}
+
+    @property
+    def key_positions(self) -> dict[PathKey, Position]:
+        """Every mapping key's position by path (built on each call, like ``positions``)."""
+        return {
+            path: Position(self.file, *key)
+            for path, _, key in flatten(self.marks)
+            if key is not None
+        }
 
 
-class _Composing(Composer):
-    """PyYAML's composer with our refusals, fed by either event parser. No resolver magic,
-    no constructor."""
-
-    _depth = 0
-
-    if TYPE_CHECKING:  # provided by the event parser mixed in (PyYAML's Parser or CParser)
-
-        def __init__(self, text: str) -> None: ...
-        def check_event(self, *choices: Any) -> bool: ...
-        def peek_event(self) -> Any: ...
-        def dispose(self) -> None: ...
-
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        # Composer asks the resolver for a tag only when none was written; we type plain
-        # scalars ourselves later, so every untagged node gets the default tag of its kind.
-        if kind is ScalarNode:
-            return _STR
-        return _SEQ if kind is SequenceNode else _MAP
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            raise _Refused(
-                event.start_mark,
-                f"alias *{event.anchor} is not supported",
-                "write the value out, or share it with `extends:` (see docs/configuration.md)",
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _Refused(
-                    self.peek_event().start_mark,
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    "flatten the document",
-                )
-            node: Node | None = super().compose_node(parent, index)
-            assert node is not None  # only None at the end of the stream, never mid-document
-            return node
-        finally:
-            self._depth -= 1
-
-
-class _PyLoader(Reader, Scanner, Parser, _Composing):
-    """The pure-Python reader, scanner and parser."""
+class _PyParser(Reader, Scanner, Parser):
+    """The pure-Python reader, scanner and parser: used where PyYAML lacks libyaml."""
 
     def __init__(self, text: str) -> None:
         Reader.__init__(self, text)
         Scanner.__init__(self)
         Parser.__init__(self)
-        Composer.__init__(self)
 
 
-def _libyaml_loader() -> type[_Composing]:
+def _libyaml_parser() -> Callable[[str], Any]:
     try:
         from yaml._yaml import CParser
     except ImportError:  # pragma: no cover - PyYAML built without libyaml
-        return _PyLoader
-
-    class _CLoader(_Composing, CParser):
-        """libyaml's event parser (several times faster on big files) under the same
-        composer, so the refusals and positions are the same."""
-
-        def __init__(self, text: str) -> None:
-            CParser.__init__(self, text)
-            Composer.__init__(self)
-
-    return _CLoader
+        return _PyParser
+    # Several times faster on big files, with the same events and marks.
+    return CParser
 
 
-_Loader = _libyaml_loader()
-
-
-class _Refused(Exception):
-    def __init__(self, mark: Any, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.mark = mark
-        self.message = message
-        self.hint = hint
+_Parser = _libyaml_parser()
 
 
 def _pos(display: str, mark: Any) -> Position:
@@ -246,14 +202,16 @@ def load_text(text: str, display: str) -> Document:
             ]
         )
     try:
-        loader = _Loader(text)
+        parser = _Parser(text)
     except ReaderError as exc:
         raise _reader_error(exc, text, display) from None
+    errors: list[Diagnostic] = []
     try:
-        root = loader.get_single_node()
+        data, marks = compose_document(parser.get_event, display, errors)
     except ReaderError as exc:
         raise _reader_error(exc, text, display) from None
-    except _Refused as exc:
+    except Refused as exc:
+        # One refusal stops reading; what was collected before it would only distract.
         raise ConfigError(
             [Diagnostic(_pos(display, exc.mark), "", exc.message, exc.hint)]
         ) from None
@@ -261,33 +219,18 @@ def load_text(text: str, display: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(display, mark) if mark is not None else Position(display, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        if "expected a single document" in (exc.context or ""):
-            problem, hint = "more than one YAML document in the file", "remove the extra `---`"
-        else:
-            hint = "check indentation and quoting"
-        raise ConfigError([Diagnostic(pos, "", f"invalid YAML: {problem}", hint)]) from None
+        raise ConfigError(
+            [Diagnostic(pos, "", f"invalid YAML: {problem}", "check indentation and quoting")]
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             [Diagnostic(Position(display, 1, 1), "", f"invalid YAML: {exc}")]
         ) from None
-    except RecursionError:
-        raise ConfigError(
-            [
-                Diagnostic(
-                    Position(display, 1, 1), "", "document nests too deeply", "flatten the document"
-                )
-            ]
-        ) from None
     finally:
-        loader.dispose()
-    doc = Document(display, None)
-    if root is None:
-        return doc
-    errors: list[Diagnostic] = []
-    doc.data = _build(root, (), doc, errors)
+        parser.dispose()
     if errors:
         raise ConfigError(errors)
-    return doc
+    return Document(display, data, marks)
 
 
 def _reader_error(exc: ReaderError, text: str, display: str) -> ConfigError:
@@ -312,91 +255,6 @@ def _first_indent_tab(text: str) -> tuple[int, int] | None:
         if stripped.startswith("\t") and stripped.strip():
             return number, len(line) - len(stripped) + 1
     return None
-
-
-def _build(node: Node, path: PathKey, doc: Document, errors: list[Diagnostic]) -> Any:
-    pos = _pos(doc.file, node.start_mark)
-    doc.positions[path] = pos
-    if node.tag not in _ALLOWED_TAGS:
-        errors.append(
-            Diagnostic(
-                pos,
-                dotted(path),
-                f"tag {node.tag} is not allowed",
-                "remove the tag; only plain YAML values are accepted",
-            )
-        )
-        return None
-    if isinstance(node, ScalarNode):
-        return _scalar(node)
-    if isinstance(node, SequenceNode):
-        return [_build(item, (*path, i), doc, errors) for i, item in enumerate(node.value)]
-    assert isinstance(node, MappingNode)
-    result: dict[str, Any] = {}
-    first_seen: dict[str, Position] = {}
-    for key_node, value_node in node.value:
-        key_pos = _pos(doc.file, key_node.start_mark)
-        key = _mapping_key(key_node, key_pos, path, errors)
-        if key is None:
-            continue
-        if key in first_seen:
-            errors.append(
-                Diagnostic(
-                    key_pos,
-                    dotted((*path, key)),
-                    f"duplicate key (first defined at line {first_seen[key].line})",
-                    "keep one of them",
-                )
-            )
-            continue
-        first_seen[key] = key_pos
-        doc.key_positions[(*path, key)] = key_pos
-        result[key] = _build(value_node, (*path, key), doc, errors)
-    return result
-
-
-def _mapping_key(node: Node, pos: Position, path: PathKey, errors: list[Diagnostic]) -> str | None:
-    if isinstance(node, ScalarNode) and node.tag == _STR:
-        value = _scalar(node)
-        if value is None:
-            errors.append(Diagnostic(pos, dotted(path), "empty mapping key", "give the key a name"))
-            return None
-        # Keys are names: `1: x` and `yes: x` both mean the string the user typed.
-        return node.value if not isinstance(value, str) else value
-    errors.append(
-        Diagnostic(
-            pos, dotted(path), "mapping keys must be plain strings", "use a simple name as key"
-        )
-    )
-    return None
-
-
-def _scalar(node: ScalarNode) -> Any:
-    value: str = node.value
-    if node.style not in (None, ""):  # libyaml reports plain as "", PyYAML as None
-        return value
-    if value in _NULLS:
-        return None
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    if _INT.match(value) and len(value) <= _MAX_INT_DIGITS:
-        return int(value)
-    # Longer digit runs are no number any field takes (and past 4300 digits int() refuses):
-    # keep them as the string the user wrote; the schema says what it wanted instead.
-    return value
-
-
-def dotted(path: PathKey) -> str:
-    """Render a path the way users read it: ``clients.minside.redirect_uris[2]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def iter_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
@@ -427,15 +285,15 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    risky = not value or _scalar(ScalarNode(_STR, value)) != value or _looks_typed_11(value)
-    return dumper.represent_scalar(_STR, value, style="'" if risky else None)
+    risky = not value or scalar_value(value, None) != value or _looks_typed_11(value)
+    return dumper.represent_scalar(STR_TAG, value, style="'" if risky else None)
 
 
 def _looks_typed_11(value: str) -> bool:
     # Ask PyYAML's own YAML 1.1 resolver, so dumped files stay safe for other tools too.
     resolver = yaml.resolver.Resolver()
     resolved: str = resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    return resolved != _STR
+    return resolved != STR_TAG
 
 
 _Dumper.add_representer(str, _represent_str)

@@ -195,22 +195,81 @@ def test_loader_only_raises_config_error_on_yamlish_text(text: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(_yamlish)
-def test_libyaml_and_pure_python_loaders_agree(text: str) -> None:
+def test_libyaml_and_pure_python_parsers_agree(text: str) -> None:
     """selvsync uses libyaml's event parser when PyYAML has it and the pure-Python one
     otherwise. They disagree on a few malformed edge cases (libyaml accepts a trailing tab
     after a scalar, say), but whatever both accept must give the same data and positions."""
     import selvsync.yaml as strict
 
     results = []
-    for loader in (strict._libyaml_loader(), strict._PyLoader):
-        original = strict._Loader
-        strict._Loader = loader
+    for parser in (strict._libyaml_parser(), strict._PyParser):
+        original = strict._Parser
+        strict._Parser = parser
         try:
             doc = load_text(text, "f.yaml")
-            results.append(("ok", doc.data, doc.positions))
+            results.append(("ok", doc.data, doc.positions, doc.key_positions))
         except ConfigError:
-            results.append(("error", None, None))
+            results.append(("error", None, None, None))
         finally:
-            strict._Loader = original
+            strict._Parser = original
     if results[0][0] == results[1][0] == "ok":
         assert results[0][1:] == results[1][1:]
+
+
+_flow_keys = st.sampled_from(["k", "k", "j", "1", "~", "!!str n", "[a]"])
+_structured = st.recursive(
+    st.one_of(
+        st.sampled_from(["a", "no", "1", "0755", "~", "''", '"x"', "!!str 5", "!!int 5", "&a b"]),
+        st.sampled_from(["*a", "!foo x", "? [k]", "true", "-7", "1:20"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.lists(st.tuples(_flow_keys, inner), max_size=3).map(
+            lambda kvs: "{" + ", ".join(f"{k}: {v}" for k, v in kvs) + "}"
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+_block = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text("ab: #'\n-", max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text("abk-", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+).map(dump)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(_yamlish, _structured, _block, st.lists(_structured, max_size=4).map("\n".join))
+)
+def test_loader_matches_the_node_graph_oracle(text: str) -> None:
+    """The loader builds values straight from parser events. tests/yaml_reference.py builds
+    them the old way, through PyYAML's composer and a node graph; both must accept the same
+    files and give the same data, value positions and key positions."""
+    from tests.yaml_reference import reference_load
+
+    expected = reference_load(text)
+    import selvsync.yaml as strict
+
+    original = strict._Parser
+    strict._Parser = strict._PyParser  # the oracle parses with the pure-Python parser too
+    try:
+        doc = load_text(text, "f.yaml")
+        got = (
+            doc.data,
+            {p: (pos.line, pos.col) for p, pos in doc.positions.items()},
+            {p: (pos.line, pos.col) for p, pos in doc.key_positions.items()},
+        )
+    except ConfigError:
+        got = None
+    finally:
+        strict._Parser = original
+    if expected is None or got is None:
+        assert (expected is None) == (got is None), (text, expected, got)
+    else:
+        assert got[0] == expected[0]
+        if got[0] is not None:
+            assert got[1:] == expected[1:]
