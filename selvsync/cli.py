@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from selvsync.apply import ApplyReport, Status, apply_plan, rotate_secret_now
 from selvsync.cli_options import directory_option, environments_option, one_environment_option
 from selvsync.config import load_project
 from selvsync.connect import default_factory
-from selvsync.engine import Session, load_fresh_plan, plan_project
+from selvsync.engine import Session, load_and_connect, load_fresh_plan, plan_project
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.ghsummary import write_step_summary
 from selvsync.keygen import check_private_target, generate, write_private
@@ -102,14 +102,23 @@ _renew_keys_option = click.option(
 )
 
 
+def _lock(project: Project) -> AbstractContextManager[None]:
+    return apply_lock(project.root, on_wait=_progress)
+
+
 @contextmanager
-def _writer(project: Project) -> Iterator[Session]:
+def _writer(directory: Path, envs: Sequence[str], *, prefetch: bool = True) -> Iterator[Session]:
     """A session with write scopes, holding the project's apply lock for its whole life."""
-    with (
-        apply_lock(project.root, on_wait=_progress),
-        Session(project, default_factory(project), command="apply") as session,
-    ):
-        yield session
+    with ExitStack() as stack:
+        yield load_and_connect(
+            directory,
+            list(envs) or None,
+            default_factory,
+            "apply",
+            stack,
+            guard=_lock,
+            prefetch=prefetch,
+        )
 
 
 def _color(stream: Any) -> bool:
@@ -185,8 +194,8 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Read live state and print what apply would change."""
-    project = _load(directory, envs)
-    with Session(project, default_factory(project), command="plan") as session:
+    with ExitStack() as stack:
+        session = load_and_connect(directory, list(envs) or None, default_factory, "plan", stack)
         result = plan_project(session, options=_options(renew_keys))
     rendered = _render(result, fmt, _color(sys.stdout))
     click.echo(rendered, nl=False)
@@ -234,8 +243,7 @@ def apply(
     """Create, update and deactivate clients so that live state matches the YAML."""
     from selvsync import render
 
-    project = _load(directory, envs)
-    with _writer(project) as session:
+    with _writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path)
         else:
@@ -293,8 +301,8 @@ def apply(
 @click.argument("key")
 def rotate_secret(directory: Path, env: str, key: str) -> int:
     """Rotate the client secret of KEY now; the new secret goes to the secret sink."""
-    project = _load(directory, [env])
-    with _writer(project) as session:
+    with _writer(directory, [env], prefetch=False) as session:
+        project = session.project
         cid = rotate_secret_now(session, env, key, progress=_progress)
     sink = project.environments[env].secrets or {}
     where = f"file {sink['file']}" if "file" in sink else "the secret command"
@@ -316,8 +324,7 @@ def merchant() -> None:
 @click.argument("keys", nargs=-1)
 def merchant_confirm(directory: Path, env: str, keys: tuple[str, ...]) -> int:
     """Record that the declared merchant data of KEYS (default: all) was entered in the portal."""
-    project = _load(directory, [env])
-    with _writer(project) as session:
+    with _writer(directory, [env], prefetch=False) as session:
         done = confirm_merchant(session, env, keys)
     click.echo(
         f"{env}: confirmed merchant data of {', '.join(done) or 'no clients'}; the "

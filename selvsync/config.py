@@ -44,7 +44,11 @@ ENVIRONMENTS_DIR = "environments"
 
 
 def load_project(
-    root: Path, only: Iterable[str] | None = None, *, missing_states_ok: bool = False
+    root: Path,
+    only: Iterable[str] | None = None,
+    *,
+    missing_states_ok: bool = False,
+    on_settings: Callable[[Project, list[str]], None] | None = None,
 ) -> Project:
     """Load and validate everything; raise ConfigError listing every problem found.
 
@@ -52,9 +56,18 @@ def load_project(
     selected environment without a state file as declaring nothing (for `import`, which writes
     that file); everywhere else a missing file is an error, because "no file" must never mean
     "deactivate everything".
+
+    ``on_settings(project, selected)`` is called once selvsync.yaml is read and valid, before
+    the environment files are (``project.states`` is still empty then; it is filled in place).
+    A plan starts its network reads there, so they overlap with loading a big project.
     """
     loader = _ProjectLoader(root, missing_states_ok=missing_states_ok)
-    return loader.load(list(only) if only is not None else None)
+    selected = list(only) if only is not None else None
+    project, doc = loader.settings(selected)
+    if on_settings is not None and not loader.errors:
+        on_settings(project, [n for n in project.environments if not selected or n in selected])
+    loader.states(project, doc, selected)
+    return project
 
 
 def display_path(path: Path) -> str:
@@ -106,7 +119,9 @@ class _ProjectLoader:
 
     # -- the pipeline ---------------------------------------------------------------------
 
-    def load(self, only: list[str] | None) -> Project:
+    def settings(self, only: list[str] | None) -> tuple[Project, Document]:
+        """selvsync.yaml: the organisation and its environments. Raises ConfigError only when
+        the file itself cannot be used; other problems wait for states() to report them all."""
         project_path = self.root / PROJECT_FILE
         if not project_path.is_file():
             raise ConfigError(
@@ -142,17 +157,19 @@ class _ProjectLoader:
                         if guess
                         else "declared: " + ", ".join(environments),
                     )
-        project = Project(self.root, orgno, owner, environments)
+        return Project(self.root, orgno, owner, environments), doc
+
+    def states(self, project: Project, doc: Document, only: list[str] | None) -> None:
+        """shared.yaml and the environment files, into ``project.states``; then raise
+        ConfigError with every problem found, selvsync.yaml's included."""
+        environments = project.environments
         shared = self._shared()
         selected = [n for n in environments if not only or n in only]
         files = self._environment_files(doc, environments, selected)
-        for name in environments:
-            if only and name not in only:
-                continue
+        for name in selected:
             project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
         if self.errors:
             raise ConfigError(self.errors)
-        return project
 
     def _shared(self) -> dict[str, _Source]:
         path = self.root / SHARED_FILE

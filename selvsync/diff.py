@@ -81,16 +81,20 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
     added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
     changes: list[FieldChange] = []
     for field in WRITABLE_FIELDS:
-        have = canonical(field, live.get(field))
+        held = live.get(field)
         if field in body:
+            have = canonical(field, held)
             want = canonical(field, body[field])
             if field == "scopes" and added:
                 want = sorted(set(want or ()) | added)
         else:
-            want = canonical(field, defaults.get(field))
             # Omitted in YAML: equal when live holds Digdir's default or nothing at all.
+            if held is None:
+                continue
+            have = canonical(field, held)
             if have is None:
                 continue
+            want = canonical(field, defaults.get(field))
         if want != have:
             changes.append(FieldChange(field, have, want))
     return changes

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from selvsync import planfile
 from selvsync.api_errors import NotFoundError
 from selvsync.client import DigdirClient
+from selvsync.config import load_project
 from selvsync.connect import ClientFactory
 from selvsync.errors import StalePlanError
 from selvsync.marker import classify_owner
@@ -40,13 +42,42 @@ class Session:
     command: str = "plan"
     written: WriteLog = field(default_factory=lambda: WriteLog())
     _clients: dict[str, DigdirClient] = field(default_factory=dict)
+    _prefetched: dict[str, Future[list[dict[str, Any]]]] = field(default_factory=dict)
 
     def client(self, env: str) -> DigdirClient:
         if env not in self._clients:
             self._clients[env] = self.factory(self.project.environments[env], self.command)
         return self._clients[env]
 
+    def prefetch_listings(self, names: Iterable[str]) -> None:
+        """Start each environment's listing (and so its token request) in the background.
+
+        Called while the environment files are still loading: the network wait overlaps the
+        CPU work. The first listing() of an environment takes the result; later ones read
+        afresh. The threads are daemons: when loading fails, nobody waits for them.
+        """
+        for name in names:
+            client = self.client(name)  # opened here: factories need not be thread-safe
+            future: Future[list[dict[str, Any]]] = Future()
+
+            def read(client: DigdirClient = client, future: Future[Any] = future) -> None:
+                try:
+                    future.set_result(client.list_clients(inactive=True))
+                except Exception as exc:  # handed to whoever takes the listing
+                    future.set_exception(exc)
+
+            threading.Thread(target=read, name=f"prefetch-{name}", daemon=True).start()
+            self._prefetched[name] = future
+
+    def listing(self, env: str) -> list[dict[str, Any]]:
+        """All clients of ``env``, deactivated ones included: prefetched once, then fresh."""
+        future = self._prefetched.pop(env, None)
+        if future is not None:
+            return future.result()
+        return self.client(env).list_clients(inactive=True)
+
     def close(self) -> None:
+        self._prefetched.clear()
         for client in self._clients.values():
             client.close()
         self._clients.clear()
@@ -114,10 +145,14 @@ def _stamp(client: dict[str, Any]) -> float:
 
 
 def read_live(
-    client: DigdirClient, state: DesiredState, owner: str, written: WriteLog | None = None
+    client: DigdirClient,
+    state: DesiredState,
+    owner: str,
+    written: WriteLog | None = None,
+    listed: list[dict[str, Any]] | None = None,
 ) -> LiveSnapshot:
-    """The listing, plus the key sets the plan needs to compare declared keys."""
-    clients = client.list_clients(inactive=True)
+    """The listing (``listed`` if already read), plus the key sets the plan needs."""
+    clients = client.list_clients(inactive=True) if listed is None else listed
     if written is not None:
         clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
@@ -201,11 +236,45 @@ def _ids_of_declared(
     return sorted(out)
 
 
+def load_and_connect(
+    directory: Path,
+    only: list[str] | None,
+    factory_for: Callable[[Project], ClientFactory],
+    command: str,
+    stack: ExitStack,
+    *,
+    guard: Callable[[Project], AbstractContextManager[object]] | None = None,
+    prefetch: bool = True,
+) -> Session:
+    """Load the project and open a Session on it, the listings already on their way.
+
+    As soon as selvsync.yaml is valid, ``guard(project)`` is entered (apply's lock: before any
+    read, so the listing is never older than the lock) and each selected environment's
+    listing is requested; the environment files load and validate meanwhile. A ConfigError
+    propagates as from load_project, and ``stack`` closes whatever was opened.
+    """
+    opened: list[Session] = []
+
+    def connect(project: Project, selected: list[str]) -> None:
+        if guard is not None:
+            stack.enter_context(guard(project))
+        session = stack.enter_context(Session(project, factory_for(project), command))
+        if prefetch:
+            session.prefetch_listings(selected)
+        opened.append(session)
+
+    load_project(directory, only, on_settings=connect)
+    return opened[0]
+
+
 def plan_environment(
     session: Session, name: str, options: PlanOptions | None = None
 ) -> tuple[EnvironmentPlan, LiveSnapshot]:
     state = session.project.states[name]
-    live = read_live(session.client(name), state, session.project.owner, session.written)
+    client = session.client(name)
+    live = read_live(
+        client, state, session.project.owner, session.written, session.listing(name)
+    )
     return build_environment_plan(state, session.project.owner, live, options), live
 
 

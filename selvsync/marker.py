@@ -13,6 +13,7 @@ after the client left the YAML), ``r`` (date the secret was last rotated by selv
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -45,8 +46,11 @@ class Marker:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def parse(description: str | None) -> tuple[str, Marker | None]:
-    """Split a description into the human text and our marker (None if there is none)."""
+    """Split a description into the human text and our marker (None if there is none).
+
+    Cached (the result is immutable): a plan asks about each live client several times."""
     text = description or ""
     match = _MARKER.search(text)
     if match is None:

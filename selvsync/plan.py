@@ -233,7 +233,10 @@ def _digest(value: Any) -> str:
 
 def fingerprint(client: Mapping[str, Any]) -> str:
     """A digest of a live client that ignores list order but catches any write to it."""
-    core = {k: diff.canonical(k, client.get(k)) for k in diff.WRITABLE_FIELDS}
+    core: dict[str, Any] = dict.fromkeys(diff.WRITABLE_FIELDS)
+    for k, v in client.items():
+        if v is not None and k in core:
+            core[k] = diff.canonical(k, v)
     core["client_id"] = client.get("client_id")
     core["active"] = client.get("active", True)
     core["last_updated"] = client.get("last_updated")

@@ -6,6 +6,8 @@ emulator gives the same answers on machines without a tz database (slim containe
 
 from __future__ import annotations
 
+import functools
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import formatdate
 
@@ -20,13 +22,20 @@ def _last_sunday(year: int, month: int) -> datetime:
     return last - timedelta(days=(last.weekday() + 1) % 7)
 
 
+@functools.cache
+def _summer_time(year: int) -> tuple[float, float]:
+    """When summer time starts and ends in ``year``, as Unix seconds. Cached: a listing of
+    thousands of clients asks for the same year thousands of times."""
+    start = _last_sunday(year, 3) + timedelta(hours=1)
+    end = _last_sunday(year, 10) + timedelta(hours=1)
+    return start.timestamp(), end.timestamp()
+
+
 def oslo_offset(ts: float) -> timezone:
     """CEST from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
     October, CET otherwise."""
-    moment = datetime.fromtimestamp(ts, UTC)
-    start = _last_sunday(moment.year, 3) + timedelta(hours=1)
-    end = _last_sunday(moment.year, 10) + timedelta(hours=1)
-    return _CEST if start <= moment < end else _CET
+    start, end = _summer_time(time.gmtime(ts).tm_year)
+    return _CEST if start <= ts < end else _CET
 
 
 def digdir_timestamp(ts: float) -> str:
