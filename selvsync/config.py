@@ -25,6 +25,7 @@ from typing import Any
 from selvsync import keys as keyfiles
 from selvsync import rules, schema
 from selvsync.errors import ConfigError, Diagnostic, Position
+from selvsync.gcpause import paused_gc
 from selvsync.model import (
     SELVSYNC_CLIENT_SETTINGS,
     DesiredClient,
@@ -66,7 +67,8 @@ def load_project(
     project, doc = loader.settings(selected)
     if on_settings is not None and not loader.errors:
         on_settings(project, [n for n in project.environments if not selected or n in selected])
-    loader.states(project, doc, selected)
+    with paused_gc():
+        loader.states(project, doc, selected)
     return project
 
 

@@ -22,6 +22,7 @@ from selvsync.client import DigdirClient
 from selvsync.config import load_project
 from selvsync.connect import ClientFactory
 from selvsync.errors import StalePlanError
+from selvsync.gcpause import paused_gc
 from selvsync.marker import classify_owner
 from selvsync.model import DesiredClient, DesiredState, Project
 from selvsync.plan import (
@@ -62,7 +63,7 @@ class Session:
 
             def read(client: DigdirClient = client, future: Future[Any] = future) -> None:
                 try:
-                    future.set_result(client.list_clients(inactive=True))
+                    future.set_result(list_all(client))
                 except Exception as exc:  # handed to whoever takes the listing
                     future.set_exception(exc)
 
@@ -74,7 +75,7 @@ class Session:
         future = self._prefetched.pop(env, None)
         if future is not None:
             return future.result()
-        return self.client(env).list_clients(inactive=True)
+        return list_all(self.client(env))
 
     def close(self) -> None:
         self._prefetched.clear()
@@ -144,6 +145,12 @@ def _stamp(client: dict[str, Any]) -> float:
         return 0.0
 
 
+def list_all(client: DigdirClient) -> list[dict[str, Any]]:
+    """Every client, deactivated ones included: the one listing a plan reads."""
+    with paused_gc():  # decoding thousands of clients: see selvsync.gcpause
+        return client.list_clients(inactive=True)
+
+
 def read_live(
     client: DigdirClient,
     state: DesiredState,
@@ -152,7 +159,7 @@ def read_live(
     listed: list[dict[str, Any]] | None = None,
 ) -> LiveSnapshot:
     """The listing (``listed`` if already read), plus the key sets the plan needs."""
-    clients = client.list_clients(inactive=True) if listed is None else listed
+    clients = list_all(client) if listed is None else listed
     if written is not None:
         clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
@@ -176,7 +183,7 @@ def _declares_merchant(state: DesiredState) -> bool:
 
 def read_snapshot(client: DigdirClient, jwks_ids: list[str], concurrency: int) -> LiveSnapshot:
     """The listing plus the named key sets (to re-check a saved plan)."""
-    clients = client.list_clients(inactive=True)
+    clients = list_all(client)
     present = {str(c.get("client_id")) for c in clients}
     wanted = [cid for cid in jwks_ids if cid in present]
     return LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
@@ -272,9 +279,7 @@ def plan_environment(
 ) -> tuple[EnvironmentPlan, LiveSnapshot]:
     state = session.project.states[name]
     client = session.client(name)
-    live = read_live(
-        client, state, session.project.owner, session.written, session.listing(name)
-    )
+    live = read_live(client, state, session.project.owner, session.written, session.listing(name))
     return build_environment_plan(state, session.project.owner, live, options), live
 
 

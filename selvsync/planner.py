@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from selvsync import diff, keyplan, merchantplan
+from selvsync.gcpause import paused_gc
 from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
 from selvsync.model import DesiredClient, DesiredState
 from selvsync.plan import (
@@ -114,6 +115,13 @@ def build_environment_plan(
     state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None = None
 ) -> EnvironmentPlan:
     """Compare one environment's desired state with its live snapshot."""
+    with paused_gc():  # thousands of small dicts and no cycles: see selvsync.gcpause
+        return _build_environment_plan(state, owner, live, options)
+
+
+def _build_environment_plan(
+    state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None
+) -> EnvironmentPlan:
     options = options or PlanOptions(now=time.time())
     env = state.environment.name
     plan = EnvironmentPlan(env)

@@ -93,5 +93,11 @@ class Emulator:
     def reset_counters(self) -> None:
         self._counters.reset()
 
+    def save(self, path: str | Path) -> None:
+        """Write a copy of the state (clients, keys, secrets' digests) to a SQLite file, which
+        `selvsync emulator --db PATH` can serve from another process. Tokens, admin clients,
+        faults and counters live in memory and are not copied."""
+        self.store.save(path)
+
     def close(self) -> None:
         self.store.close()

@@ -94,6 +94,15 @@ class Store:
         with self._lock:
             self._conn.close()
 
+    def save(self, path: str | Path) -> None:
+        """Copy the whole database to ``path`` (SQLite's online backup: consistent)."""
+        with self._lock:
+            target = sqlite3.connect(str(path))
+            try:
+                self._conn.backup(target)
+            finally:
+                target.close()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
