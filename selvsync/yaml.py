@@ -2,21 +2,23 @@
 
 Why strict: a Norwegian tool must not turn ``NO`` into ``false``. PyYAML implements YAML 1.1,
 where ``no``, ``on``, ``1:20``, ``0755`` and ``2024-01-01`` silently become booleans,
-sexagesimal numbers, octal numbers and dates. We never run PyYAML's constructor: we compose
-the node graph and build plain values ourselves, so that
+sexagesimal numbers, octal numbers and dates. We never run PyYAML's constructor (or its
+composer): we build plain values ourselves from the parser's events
+(selvsync/yaml_compose.py), so that
 
 * only ``true``/``false`` (YAML 1.2 spellings), ``null``/``~``/empty and plain decimal integers
-  without leading zeros get a type; every other plain scalar stays a string;
-* explicit tags other than ``!!str`` are refused before anything is built (no side effects);
+  without leading zeros get a type; every other plain scalar stays a string, and so does any
+  scalar tagged ``!!str``;
+* explicit tags other than ``!!str`` are refused, and nothing is ever constructed from a tag;
 * aliases are refused (billion-laughs documents cannot expand), nesting is bounded, files are
   capped in size;
 * duplicate keys at any depth name both lines;
-* every value and every mapping key keeps its ``file:line:col``.
+* every value and every mapping key keeps its ``file:line:col`` (selvsync/positions.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,17 +257,6 @@ def _first_indent_tab(text: str) -> tuple[int, int] | None:
         if stripped.startswith("\t") and stripped.strip():
             return number, len(line) - len(stripped) + 1
     return None
-
-
-def iter_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
-    """Every path in a plain value, parents before children."""
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from iter_paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from iter_paths(item, (*prefix, i))
 
 
 def dump(data: Any) -> str:
