@@ -198,7 +198,9 @@ def test_loader_only_raises_config_error_on_yamlish_text(text: str) -> None:
 def test_libyaml_and_pure_python_parsers_agree(text: str) -> None:
     """selvsync uses libyaml's event parser when PyYAML has it and the pure-Python one
     otherwise. They disagree on a few malformed edge cases (libyaml accepts a trailing tab
-    after a scalar, say), but whatever both accept must give the same data and positions."""
+    after a scalar, say), but whatever both accept must give the same data and positions.
+    One exception: a value left out entirely (`? key` with no `:`) has no text to point at,
+    and the two parsers place it differently; such positions are not compared."""
     import selvsync.yaml as strict
 
     results = []
@@ -207,13 +209,31 @@ def test_libyaml_and_pure_python_parsers_agree(text: str) -> None:
         strict._Parser = parser
         try:
             doc = load_text(text, "f.yaml")
-            results.append(("ok", doc.data, doc.positions, doc.key_positions))
+            written = {
+                path: pos
+                for path, pos in doc.positions.items()
+                if not _omitted(doc.data, path, text, pos)
+            }
+            results.append(("ok", doc.data, written, doc.key_positions))
         except ConfigError:
             results.append(("error", None, None, None))
         finally:
             strict._Parser = original
     if results[0][0] == results[1][0] == "ok":
         assert results[0][1:] == results[1][1:]
+
+
+def _omitted(data: object, path: tuple[str | int, ...], text: str, pos: Position) -> bool:
+    """Whether ``path`` holds an empty value that has no text of its own."""
+    for part in path:
+        data = data[part]  # type: ignore[index]
+    if data is not None:
+        return False
+    lines = text.splitlines()
+    if pos.line > len(lines):
+        return True
+    rest = lines[pos.line - 1][pos.col - 1 :].lstrip()
+    return not rest or rest[0] in ",]}#"
 
 
 _flow_keys = st.sampled_from(["k", "k", "j", "1", "~", "!!str n", "[a]"])
