@@ -246,7 +246,7 @@ class _Runner:
         try:
             result = self.client.create_client(body, marker=change.key)
             cid, secret = str(result.client["client_id"]), result.secret
-            self.written.record(self.env, result.client)
+            self.written.record(self.env, result.client, created=True)
         except AmbiguousWriteError:
             cid, secret = self._recover_create(change, body, exclude)
         self.created[change.key] = cid
@@ -265,7 +265,7 @@ class _Runner:
         if found is None:
             # Not there: the request never took effect, so one more attempt is safe.
             result = self.client.create_client(body, marker=change.key)
-            self.written.record(self.env, result.client)
+            self.written.record(self.env, result.client, created=True)
             return str(result.client["client_id"]), result.secret
         if change.returns_secret:
             # The secret was in the lost response: rotate so that no credential is lost.

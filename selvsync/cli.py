@@ -19,11 +19,17 @@ from typing import Any
 import click
 
 from selvsync import __version__, planfile
-from selvsync.apply import ApplyReport, Status, apply_plan, rotate_secret_now
+from selvsync.apply import apply_plan, rotate_secret_now
 from selvsync.cli_options import directory_option, environments_option, one_environment_option
 from selvsync.config import load_project
 from selvsync.connect import default_factory
-from selvsync.engine import Session, load_and_connect, load_fresh_plan, plan_project
+from selvsync.engine import (
+    Session,
+    check_after_apply,
+    load_and_connect,
+    load_fresh_plan,
+    plan_project,
+)
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.ghsummary import write_step_summary
 from selvsync.keygen import check_private_target, generate, write_private
@@ -31,6 +37,7 @@ from selvsync.lock import apply_lock
 from selvsync.merchant_confirm import confirm_merchant
 from selvsync.model import Project
 from selvsync.plan import Plan, PlanOptions
+from selvsync.render_apply import report_table, twin_notes
 from selvsync.yaml import dump
 
 
@@ -268,7 +275,7 @@ def apply(
         report = apply_plan(
             session, result, continue_on_error=continue_on_error, progress=_progress
         )
-        click.echo(_report_table(report))
+        click.echo(report_table(report))
         if report.interrupted:
             click.echo(
                 "interrupted: the table above says what was applied; run "
@@ -276,7 +283,10 @@ def apply(
                 err=True,
             )
             return ExitCode.INTERRUPTED
-        leftover = plan_project(session)
+        after = check_after_apply(session)
+        for note in twin_notes(after):
+            click.echo(note, err=True)
+        leftover = after.plan
     if not report.ok:
         click.echo(
             "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
@@ -379,36 +389,6 @@ def _confirm(count: int) -> None:
     )
     if answer.strip() != "yes":
         raise click.Abort()
-
-
-def _report_table(report: ApplyReport) -> str:
-    rows = [("environment", "key", "action", "result", "client_id")]
-    for outcome in report.outcomes:
-        change = outcome.change
-        rows.append(
-            (
-                change.environment,
-                change.key,
-                str(change.action),
-                str(outcome.status),
-                outcome.client_id or change.client_id or "-",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    ]
-    for outcome in report.outcomes:
-        if outcome.status == Status.FAILED:
-            lines.append(
-                f"failed: {outcome.change.environment}/{outcome.change.key}: {outcome.message}"
-            )
-    lines.append(
-        f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
-        f"{report.count(Status.NOT_ATTEMPTED)} not attempted"
-        + (f", {report.count(Status.MANUAL)} manual" if report.count(Status.MANUAL) else "")
-    )
-    return "\n".join(lines)
 
 
 def _register_commands() -> None:

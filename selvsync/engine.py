@@ -32,6 +32,7 @@ from selvsync.plan import (
     PlanOptions,
 )
 from selvsync.planner import build_environment_plan
+from selvsync.races import Twins, find_twins
 
 
 @dataclass
@@ -101,10 +102,19 @@ class WriteLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_env: dict[str, dict[str, dict[str, Any]]] = {}
+        self._created: dict[str, set[str]] = {}
 
-    def record(self, env: str, client: dict[str, Any]) -> None:
+    def record(self, env: str, client: dict[str, Any], *, created: bool = False) -> None:
+        cid = str(client["client_id"])
         with self._lock:
-            self._by_env.setdefault(env, {})[str(client["client_id"])] = dict(client)
+            self._by_env.setdefault(env, {})[cid] = dict(client)
+            if created:
+                self._created.setdefault(env, set()).add(cid)
+
+    def created(self, env: str) -> set[str]:
+        """The ids of the clients this run created in ``env``."""
+        with self._lock:
+            return set(self._created.get(env, ()))
 
     def deactivated(self, env: str, client_id: str) -> None:
         with self._lock:
@@ -294,6 +304,66 @@ def plan_project(
     with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="plan") as pool:
         results = list(pool.map(lambda n: plan_environment(session, n, options)[0], selected))
     return Plan(project.orgno, project.owner, results)
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A twin this run created and then deactivated, because a racing apply's came first."""
+
+    environment: str
+    key: str
+    kept: str
+    retired: str
+
+
+@dataclass
+class AfterApply:
+    """The check after an apply: what is left, and what it did about racing applies."""
+
+    plan: Plan
+    retired: list[Retired] = field(default_factory=list)
+    # Twins this run did not deactivate: another run's (it retires them) or with a secret.
+    twins: list[tuple[str, Twins]] = field(default_factory=list)
+
+
+def check_after_apply(session: Session) -> AfterApply:
+    """Plan again after an apply (what is left?), first deactivating this run's own twins.
+
+    See selvsync.races: when another apply created the same client at the same time, the
+    earlier one is kept and the run that made the later one deactivates it. Costs nothing
+    extra unless twins are found: the check's own listing is used.
+    """
+    project = session.project
+    selected = list(project.states)
+    for name in selected:
+        session.client(name)  # open clients up front: factories need not be thread-safe
+
+    def one(name: str) -> AfterApply:
+        plan, live = plan_environment(session, name)
+        found = AfterApply(Plan(project.orgno, project.owner, [plan]))
+        if not plan.blockers:
+            return found
+        for twins in find_twins(live.clients, project.owner, session.written.created(name)):
+            for cid in twins.retire:
+                session.client(name).deactivate_client(cid)
+                session.written.deactivated(name, cid)
+                found.retired.append(Retired(name, twins.key, twins.kept, cid))
+            if len(twins.retire) < len(twins.others):
+                found.twins.append((name, twins))
+        if found.retired:
+            merged = session.written.merge(name, live.clients)
+            live = LiveSnapshot(merged, live.jwks, live.merchant)
+            plan = build_environment_plan(project.states[name], project.owner, live)
+            found.plan = Plan(project.orgno, project.owner, [plan])
+        return found
+
+    with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="check") as pool:
+        results = list(pool.map(one, selected))
+    return AfterApply(
+        Plan(project.orgno, project.owner, [env for r in results for env in r.plan.environments]),
+        [done for r in results for done in r.retired],
+        [pair for r in results for pair in r.twins],
+    )
 
 
 def load_fresh_plan(session: Session, path: Path) -> Plan:
