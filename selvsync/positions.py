@@ -111,13 +111,6 @@ class FileOrigins:
         found = descend(self.node, path)
         return None if found is None else Position(self.file, *mark_of(found))
 
-    def as_dict(self) -> dict[PathKey, Position]:
-        """Every position, by path: for tests and debugging, never on the loading path."""
-        out = {path: Position(self.file, *mark) for path, mark, _ in flatten(self.node)}
-        if self.own is not None:
-            out[()] = self.own
-        return out
-
 
 class MergedOrigins:
     """The positions of a shared definition overridden by a client: each value's own file."""

@@ -39,7 +39,7 @@ from selvsync.positions import (
     dotted,
     flatten,
     key_mark,
-    mark_of,
+    locator,
 )
 from selvsync.yaml_compose import MAX_DEPTH, STR_TAG, Refused, compose_document, scalar_value
 
@@ -72,16 +72,7 @@ class Document:
 
     def locate(self, path: PathKey) -> Position | None:
         """The position of the value at ``path``, or of its nearest written ancestor."""
-        node = self.marks
-        if node is None:
-            return None
-        found = mark_of(node)
-        for part in path:
-            node = descend(node, (part,))
-            if node is None:
-                break
-            found = mark_of(node)
-        return self._position(found)
+        return locator(FileOrigins(self.file, self.marks))(path)
 
     def key_position(self, path: PathKey) -> Position | None:
         """The position of the mapping key that introduces ``path``, if it is written."""
