@@ -32,14 +32,14 @@ from benchmarks.workload import (
     project_yaml,
     workload,
 )
-from selvsync.apply import ApplyReport, apply_plan
+from selvsync.apply.runner import ApplyReport, apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.emulator.server import serve
-from selvsync.engine import Session, plan_project
+from selvsync.live.session import Session, plan_project
 from selvsync.marker import parse
 from selvsync.model import Project
-from selvsync.plan import Plan
+from selvsync.plan.changes import Plan
 from selvsync.yaml import dump
 
 # -- B3: apply k changes ------------------------------------------------------------------

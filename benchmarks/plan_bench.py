@@ -11,11 +11,11 @@ from benchmarks.measure import Phases, Stats, peak_memory_mib, profile_top, time
 from benchmarks.remote import remote_emulator
 from benchmarks.scenarios import Config, Progress, Row, counted, plan_minimum, plan_phase
 from benchmarks.workload import ENV, PREFIX, AdminKey, Workload, workload
-from selvsync.connect import ClientFactory
-from selvsync.engine import load_and_connect, plan_project
+from selvsync.api.connect import ClientFactory
+from selvsync.live.session import load_and_connect, plan_project
 from selvsync.model import Project
-from selvsync.plan import LiveSnapshot, Plan
-from selvsync.planner import build_environment_plan
+from selvsync.plan.builder import build_environment_plan
+from selvsync.plan.changes import LiveSnapshot, Plan
 from selvsync.render import render_text
 
 

@@ -23,9 +23,9 @@ from benchmarks.workload import (
     Workload,
     workload,
 )
-from selvsync.engine import Session, plan_project
+from selvsync.live.session import Session, plan_project
 from selvsync.model import Project
-from selvsync.plan import Plan
+from selvsync.plan.changes import Plan
 
 
 @dataclass(frozen=True)

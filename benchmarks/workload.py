@@ -27,10 +27,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from selvsync.auth import build_token_provider, scopes_for
-from selvsync.client import DigdirClient
+from selvsync.api.auth import build_token_provider, scopes_for
+from selvsync.api.client import DigdirClient
+from selvsync.api.connect import ClientFactory
 from selvsync.config import load_project
-from selvsync.connect import ClientFactory
 from selvsync.emulator import Emulator
 from selvsync.marker import Marker, compose
 from selvsync.model import EnvironmentSettings, Project
@@ -182,7 +182,7 @@ def grant_client(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> DigdirClient:
-    """What selvsync.connect.default_factory opens for `auth: {method: key}`: a DigdirClient
+    """What selvsync.api.connect.default_factory opens for `auth: {method: key}`: a DigdirClient
     whose tokens come from a Maskinporten JWT grant at ``emu``'s `POST /token`, with the
     scopes the command asks for. ``transport`` None means a real socket to ``base_url``."""
     auth = admin.auth()
@@ -315,7 +315,7 @@ class Workload:
     def factory(
         self, *, base_url: str = BASE_URL, transport: httpx.BaseTransport | None = None
     ) -> ClientFactory:
-        """Like selvsync.connect.default_factory for a real API with `auth: {method: key}`,
+        """Like selvsync.api.connect.default_factory for a real API with `auth: {method: key}`,
         but over the metered in-process transport (or ``base_url`` over a socket)."""
         if transport is None and base_url == BASE_URL:
             transport = self.metered

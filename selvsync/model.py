@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selvsync.errors import Position
-from selvsync.positions import FileOrigins, Origins, PathKey, locator
+from selvsync.yaml.positions import FileOrigins, Origins, PathKey, locator
 
 # Per-client settings that belong to selvsync, not to Digdir; everything else in a client
 # mapping is a Digdir field sent to the API as written.

@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 
-from selvsync.auth import StaticTokenProvider
-from selvsync.client import DigdirClient
+from selvsync.api.auth import StaticTokenProvider
+from selvsync.api.client import DigdirClient
+from selvsync.api.retry import RetryPolicy
 from selvsync.config import load_project
 from selvsync.emulator import FULL_SCOPES, Emulator
-from selvsync.engine import Session
+from selvsync.live.session import Session
 from selvsync.model import EnvironmentSettings, Project
-from selvsync.retry import RetryPolicy
-from selvsync.secret import Secret
+from selvsync.sensitive.value import Secret
 
 ORGNO = "991825827"
 TOKEN = "test-token-canary-7f3a"

@@ -100,11 +100,11 @@ def _scenario(
         if record.exc_info:
             yield "".join(traceback.format_exception(*record.exc_info))
     # The library's own exception, formatted as a traceback.
-    from selvsync.engine import Session, plan_project
     from selvsync.errors import SelvsyncError
+    from selvsync.live.session import Session, plan_project
 
     emu.faults.add("status", method="PUT", path="/api/v1/clients/*", status=400, body=echo, times=1)
-    from selvsync.apply import apply_plan
+    from selvsync.apply.runner import apply_plan
 
     with Session(proj.load(), factory_for(emu), command="apply") as session:
         report = apply_plan(session, plan_project(session))
@@ -142,10 +142,10 @@ def test_detector_finds_the_leak_when_redaction_is_off(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import selvsync.api_errors
-    import selvsync.retry
+    import selvsync.api.errors
+    import selvsync.api.retry
 
-    for module in (selvsync.api_errors, selvsync.retry):
+    for module in (selvsync.api.errors, selvsync.api.retry):
         monkeypatch.setattr(module, "redact", lambda text: text)
     seen = list(_scenario(emu, tmp_path / "p", capsys, caplog, monkeypatch))
     assert any(_leaks(text) for text in seen)

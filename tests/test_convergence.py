@@ -12,8 +12,8 @@ from harness import TOKEN, ProjectDir, idporten, make_emulator, raw_clients
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selvsync.apply import apply_plan
-from selvsync.engine import plan_project
+from selvsync.apply.runner import apply_plan
+from selvsync.live.session import plan_project
 
 KEYS = ["a", "b", "c", "d", "e"]
 

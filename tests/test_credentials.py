@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from harness import EXAMPLES, ProjectDir, idporten, make_emulator
 
-from selvsync import keyplan
-from selvsync.apply import apply_plan
+from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
-from selvsync.engine import plan_project
-from selvsync.plan import Action, PlanOptions
+from selvsync.live.session import plan_project
+from selvsync.plan import keys as keyplan
+from selvsync.plan.changes import Action, PlanOptions
 
 DAY = 86400
 

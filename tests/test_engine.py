@@ -16,13 +16,13 @@ from harness import (
     raw_clients,
 )
 
-from selvsync import planfile
-from selvsync.apply import Status, apply_plan
+from selvsync.apply.runner import Status, apply_plan
 from selvsync.emulator import Emulator
-from selvsync.engine import plan_project, read_snapshot
 from selvsync.errors import StalePlanError
+from selvsync.live.session import plan_project, read_snapshot
 from selvsync.marker import parse
-from selvsync.plan import Action, Plan, PlanOptions
+from selvsync.plan import planfile
+from selvsync.plan.changes import Action, Plan, PlanOptions
 
 
 @pytest.fixture

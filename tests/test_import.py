@@ -15,11 +15,12 @@ import httpx
 import pytest
 from harness import EXAMPLES, ORGNO, TOKEN, ProjectDir
 
-from selvsync import diff
 from selvsync.cli import cli, main
-from selvsync.cli_import import import_command
+from selvsync.cli.importing import import_command
 from selvsync.emulator import FULL_SCOPES, Emulator
-from selvsync.importer import (
+from selvsync.marker import parse
+from selvsync.plan import diff
+from selvsync.scaffold.importer import (
     KEY_MAX,
     KEY_PATTERN,
     build_import,
@@ -28,7 +29,6 @@ from selvsync.importer import (
     public_jwks,
     slugify,
 )
-from selvsync.marker import parse
 from selvsync.yaml import load_text
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

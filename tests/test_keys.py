@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from selvsync.errors import Diagnostic, Position
-from selvsync.keys import (
+from selvsync.config.keyfiles import (
     PUBLIC_MEMBERS,
     check_client_keys,
     check_kids_globally_unique,
@@ -23,6 +22,7 @@ from selvsync.keys import (
     load_public_keys,
     public_jwk_from_key,
 )
+from selvsync.errors import Diagnostic, Position
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keys"
 RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"  # RFC 7638 §3.1

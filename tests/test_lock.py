@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selvsync.lock import LockTimeoutError, apply_lock
+from selvsync.apply.lock import LockTimeoutError, apply_lock
 
 
 def test_second_holder_waits_for_the_first(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from harness import ProjectDir, idporten, make_emulator
 
-from selvsync.apply import Status, apply_plan
+from selvsync.apply.runner import Status, apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
-from selvsync.engine import plan_project
-from selvsync.plan import Action, Plan
+from selvsync.live.session import plan_project
+from selvsync.plan.changes import Action, Plan
 from selvsync.render import render_text
 
 MERCHANT = {

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from harness import ProjectDir, factory_for, idporten, make_emulator
 
-from selvsync.api_errors import HttpStatusError
-from selvsync.client import DigdirClient
+from selvsync.api.client import DigdirClient
+from selvsync.api.errors import HttpStatusError
 from selvsync.config import load_project
 from selvsync.emulator import Emulator
-from selvsync.engine import load_and_connect, plan_project
 from selvsync.errors import ConfigError
+from selvsync.live.session import load_and_connect, plan_project
 from selvsync.model import EnvironmentSettings, Project
 
 LIST = "/api/v1/clients"

@@ -1,6 +1,6 @@
 """Golden tests for the plan renderers (selvsync.render).
 
-Plans are built by hand, shaped the way selvsync.plan builds them, so these tests pin the
+Plans are built by hand, shaped the way selvsync.plan.changes builds them, so these tests pin the
 output formats without depending on the planner. Goldens live in tests/golden/render/ and are
 compared exactly. To change a format on purpose, regenerate them and review the diff:
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from selvsync.diff import FieldChange
-from selvsync.plan import Action, Change, EnvironmentPlan, Plan
+from selvsync.plan.changes import Action, Change, EnvironmentPlan, Plan
+from selvsync.plan.diff import FieldChange
 from selvsync.render import (
     MARKER,
     SYMBOLS,
@@ -28,7 +28,7 @@ from selvsync.render import (
     render_markdown,
     render_text,
 )
-from selvsync.secret import Secret
+from selvsync.sensitive.value import Secret
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
 ORGNO = "991825827"

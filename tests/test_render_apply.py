@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from selvsync.engine import AfterApply, Retired
-from selvsync.plan import Plan
-from selvsync.races import Twins
-from selvsync.render_apply import twin_notes
+from selvsync.apply.races import Twins
+from selvsync.live.session import AfterApply, Retired
+from selvsync.plan.changes import Plan
+from selvsync.render.apply_report import twin_notes
 
 
 def test_twin_notes_say_what_was_done_and_what_is_left() -> None:

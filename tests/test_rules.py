@@ -25,7 +25,7 @@ from selvsync.rules import (
     format_field,
     valid_orgno,
 )
-from selvsync.rules_uris import registrable_domain, valid_email
+from selvsync.rules.uris import registrable_domain, valid_email
 
 FILE = "environments/test.yaml"
 PREFIX = "clients.app"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selvsync import schema
+from selvsync.config import schema
 from selvsync.errors import ConfigError
 from selvsync.yaml import load_file
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from selvsync.ghsummary import ENV_VAR, MAX_SUMMARY_BYTES, write_step_summary
+from selvsync.render.github_summary import ENV_VAR, MAX_SUMMARY_BYTES, write_step_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))

@@ -18,8 +18,8 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.scanner import Scanner
 
-from selvsync.positions import PathKey
-from selvsync.yaml_compose import MAX_DEPTH, STR_TAG, scalar_value
+from selvsync.yaml.events import MAX_DEPTH, STR_TAG, scalar_value
+from selvsync.yaml.positions import PathKey
 
 _STR = STR_TAG
 _SEQ = "tag:yaml.org,2002:seq"

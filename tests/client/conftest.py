@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from selvsync.client import DigdirClient
-from selvsync.retry import RetryPolicy
+from selvsync.api.client import DigdirClient
+from selvsync.api.retry import RetryPolicy
 
 ORGNO = "991825827"
 BASE = "https://api.test.samarbeid.digdir.no"

@@ -10,10 +10,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from selvsync.auth import TokenProvider, build_token_provider
-from selvsync.client import EMULATOR_MERCHANT_PATH, DigdirClient
+from selvsync.api.auth import TokenProvider, build_token_provider
+from selvsync.api.client import EMULATOR_MERCHANT_PATH, DigdirClient
+from selvsync.api.retry import RetryPolicy
 from selvsync.emulator import Emulator
-from selvsync.retry import RetryPolicy
 
 from .conftest import ORGNO, FakeSleep, Pki, key_pem, write_private
 

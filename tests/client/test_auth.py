@@ -15,8 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from selvsync.api_errors import AuthenticationError, CredentialsError, NetworkError
-from selvsync.auth import (
+from selvsync.api.auth import (
     GRANT_TYPE,
     MaskinportenTokenProvider,
     StaticTokenProvider,
@@ -24,7 +23,8 @@ from selvsync.auth import (
     build_token_provider,
     scopes_for,
 )
-from selvsync.retry import RetryPolicy
+from selvsync.api.errors import AuthenticationError, CredentialsError, NetworkError
+from selvsync.api.retry import RetryPolicy
 
 from .conftest import FakeSleep, Pki, json_response, key_pem, write_private
 

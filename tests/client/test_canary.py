@@ -13,10 +13,10 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from selvsync.auth import MaskinportenTokenProvider, Signer, StaticTokenProvider
-from selvsync.client import DigdirClient
-from selvsync.retry import RetryPolicy
-from selvsync.secret import Secret
+from selvsync.api.auth import MaskinportenTokenProvider, Signer, StaticTokenProvider
+from selvsync.api.client import DigdirClient
+from selvsync.api.retry import RetryPolicy
+from selvsync.sensitive.value import Secret
 
 from .conftest import BASE, FakeSleep, Pki, json_response
 

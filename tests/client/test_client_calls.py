@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from selvsync.api_errors import (
+from selvsync.api.client import EMULATOR_MERCHANT_PATH, DigdirClient, check_url
+from selvsync.api.errors import (
     ConflictError,
     ForbiddenError,
     HttpStatusError,
@@ -17,9 +18,8 @@ from selvsync.api_errors import (
     TermsNotSignedError,
     UnsupportedOperationError,
 )
-from selvsync.client import EMULATOR_MERCHANT_PATH, DigdirClient, check_url
 from selvsync.errors import ConfigError, ExitCode
-from selvsync.secret import Secret
+from selvsync.sensitive.value import Secret
 
 from .conftest import BASE, CLIENT_BODY, FakeTokens, json_response
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from selvsync.api_errors import (
+from selvsync.api.client import DigdirClient
+from selvsync.api.errors import (
     AmbiguousWriteError,
     AuthenticationError,
     ConflictError,
@@ -17,7 +18,6 @@ from selvsync.api_errors import (
     NotFoundError,
     RetryAfterTooLongError,
 )
-from selvsync.client import DigdirClient
 
 from .conftest import FakeSleep, Pki
 from .emulator_support import (

@@ -7,7 +7,7 @@ import email.utils
 import httpx
 import pytest
 
-from selvsync.api_errors import (
+from selvsync.api.errors import (
     AmbiguousWriteError,
     AuthenticationError,
     HttpStatusError,
@@ -16,7 +16,7 @@ from selvsync.api_errors import (
     RetryAfterTooLongError,
     RetryBudgetExceededError,
 )
-from selvsync.retry import RetryPolicy
+from selvsync.api.retry import RetryPolicy
 
 from .conftest import CLIENT_BODY, json_response
 
@@ -209,7 +209,7 @@ def test_deactivate_after_a_lost_response_accepts_404(make_client):
 
 
 def test_deactivate_404_on_first_attempt_is_not_found(make_client):
-    from selvsync.api_errors import NotFoundError
+    from selvsync.api.errors import NotFoundError
 
     client, _, _ = make_client(httpx.Response(404))
     with pytest.raises(NotFoundError):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from selvsync.api_errors import AmbiguousWriteError, NetworkError
+from selvsync.api.errors import AmbiguousWriteError, NetworkError
 from selvsync.emulator import server as server_module
 
 from .conftest import FakeSleep, Pki, key_pem, write_private
@@ -65,8 +65,8 @@ def test_tls_with_a_custom_ca_bundle(emu, pki, tmp_path, tls_server):
 def test_tls_verification_is_always_on(emu, tls_server):
     server, _ = tls_server
     emu.add_token("static-socket-token-1", "991825827")
-    from selvsync.auth import StaticTokenProvider
-    from selvsync.secret import Secret
+    from selvsync.api.auth import StaticTokenProvider
+    from selvsync.sensitive.value import Secret
 
     sleep = FakeSleep()
     with (
@@ -83,8 +83,8 @@ def test_tls_verification_is_always_on(emu, tls_server):
 
 def test_commit_then_drop_over_a_real_socket(emu):
     emu.add_token("static-socket-token-2", "991825827")
-    from selvsync.auth import StaticTokenProvider
-    from selvsync.secret import Secret
+    from selvsync.api.auth import StaticTokenProvider
+    from selvsync.sensitive.value import Secret
 
     emu.faults.add("drop", method="POST", path="*/clients", times=1)
     with server_module.serve(emu) as server:

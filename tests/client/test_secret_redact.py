@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selvsync.redact import REDACTED, RedactingFilter, Redactor, redact, register
-from selvsync.retry import RetryPolicy, parse_retry_after
-from selvsync.secret import Secret
+from selvsync.api.retry import RetryPolicy, parse_retry_after
+from selvsync.sensitive.redact import REDACTED, RedactingFilter, Redactor, redact, register
+from selvsync.sensitive.value import Secret
 
 
 def test_secret_never_formats_itself():

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from selvsync import cli_emulator
+from selvsync.cli import emulator as cli_emulator
 from selvsync.emulator.server import RunningServer
 
 from .helpers import (

@@ -30,9 +30,9 @@ from harness import (  # noqa: F401 - re-exported for the suite's modules
 )
 
 from benchmarks.workload import ADMIN_CLIENT, ORGNO, AdminKey, grant_client
+from selvsync.api.client import DigdirClient
+from selvsync.api.connect import ClientFactory
 from selvsync.cli import main
-from selvsync.client import DigdirClient
-from selvsync.connect import ClientFactory
 from selvsync.emulator import Emulator
 from selvsync.marker import classify_owner
 from selvsync.model import EnvironmentSettings, Project

@@ -15,11 +15,11 @@ from harness import ProjectDir, idporten, make_emulator
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from selvsync import planfile
-from selvsync.apply import apply_plan
+from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
-from selvsync.engine import plan_project
 from selvsync.errors import ConfigError, ExitCode
+from selvsync.live.session import plan_project
+from selvsync.plan import planfile
 from selvsync.yaml import load_bytes
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -39,14 +39,15 @@ from hypothesis.stateful import (
     rule,
 )
 
-from selvsync import planfile, render
-from selvsync.apply import apply_plan, rotate_secret_now
+from selvsync import render
+from selvsync.apply.lock import apply_lock
+from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli import main
 from selvsync.emulator import Emulator
-from selvsync.engine import Session, plan_project
 from selvsync.errors import ExitCode, SelvsyncError
-from selvsync.lock import apply_lock
-from selvsync.plan import JWKS_SUFFIX, Plan
+from selvsync.live.session import Session, plan_project
+from selvsync.plan import planfile
+from selvsync.plan.changes import JWKS_SUFFIX, Plan
 
 from .support import (
     Canary,

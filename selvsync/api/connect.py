@@ -1,0 +1,76 @@
+"""Turn an environment's settings into a DigdirClient: the real API or the embedded emulator.
+
+The embedded emulator (``api: emulator``) runs in-process through an httpx transport and keeps
+its state in a SQLite file under ``.selvsync/``; it needs no server and no credentials, which
+is what makes the quickstart run anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from selvsync.api.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
+from selvsync.api.client import DigdirClient
+from selvsync.model import EnvironmentSettings, Project
+from selvsync.sensitive.value import Secret
+
+# The emulator's own merchant-data extension; Digdir publishes no such API.
+EMULATOR_MERCHANT_PATH = "/x-emulator/clients/{client_id}/merchant"
+EMULATOR_MERCHANT_LIST_PATH = "/x-emulator/merchant"
+EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
+
+ClientFactory = Callable[[EnvironmentSettings, str], DigdirClient]
+
+
+def default_factory(project: Project, environ: Mapping[str, str] | None = None) -> ClientFactory:
+    """A factory opening one client per (environment, command)."""
+    env_vars = dict(os.environ if environ is None else environ)
+
+    def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
+        if env.is_emulator:
+            return _embedded(project, env)
+        assert env.auth is not None  # config guarantees auth for real APIs
+        provider = build_token_provider(
+            env.auth,
+            project_dir=project.root,
+            issuer=env.issuer or "",
+            token_endpoint=env.token_endpoint or "",
+            environ=env_vars,
+        )
+        return DigdirClient(
+            env.api,
+            prefix=env.prefix,
+            token_provider=provider,
+            scopes=scopes_for(env.auth, command),
+            concurrency=env.concurrency,
+            ca_bundle=ca_bundle_from(env.auth, project.root),
+            merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
+            merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
+        )
+
+    return open_client
+
+
+def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
+    # Imported here: only emulator environments pay for it, and the client module never
+    # depends on the emulator.
+    from selvsync.emulator import FULL_SCOPES, Emulator
+
+    db = env.emulator_db or project.root / ".selvsync" / f"emulator-{env.name}.sqlite"
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(db, prefix=env.prefix)
+    token = secrets.token_urlsafe(24)
+    emulator.add_token(token, project.orgno, FULL_SCOPES)
+    return DigdirClient(
+        EMULATOR_BASE_URL,
+        prefix=env.prefix,
+        token_provider=StaticTokenProvider(Secret(token)),
+        scopes=sorted(FULL_SCOPES),
+        transport=emulator.transport(),
+        concurrency=env.concurrency,
+        merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
+        merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
+    )

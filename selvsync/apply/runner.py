@@ -1,0 +1,362 @@
+"""Carry out a plan: phases in a safe order, bounded concurrency, honest partial results.
+
+Order per environment: creates (then their keys and secrets), adoptions and updates, key and
+secret changes, replacements (new client first, old one after), deactivations last. On the
+first failure no new work starts (in-flight calls finish) unless ``continue_on_error``; every
+change ends as applied, failed or not attempted, so the report says exactly what happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from selvsync.api.client import DigdirClient
+from selvsync.api.errors import AmbiguousWriteError, ApiError
+from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
+from selvsync.errors import SelvsyncError, UnsafePlanError
+from selvsync.live.session import Session
+from selvsync.marker import classify_owner, compose, parse
+from selvsync.plan.changes import APPLY_PHASES, Action, Change, Plan
+from selvsync.plan.diff import SECRET_METHODS, writable
+from selvsync.sensitive.value import Secret
+
+Progress = Callable[[str], None]
+
+
+class Status(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+    MANUAL = "manual"  # a portal step for a person; selvsync never claims to have done it
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: Status = Status.NOT_ATTEMPTED
+    message: str = ""
+    client_id: str | None = None
+    partly: bool = False  # failed after writing something (e.g. created, keys then failed)
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: in-flight calls finished, nothing new was started
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status in (Status.APPLIED, Status.MANUAL) for o in self.outcomes)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def wrote_anything(self) -> bool:
+        return any(o.status == Status.APPLIED or o.partly for o in self.outcomes)
+
+
+def preflight(session: Session, plan: Plan) -> dict[str, SecretSink]:
+    """Check every secret sink the plan will need before any write happens."""
+    sinks: dict[str, SecretSink] = {}
+    for env in plan.environments:
+        needs = [c for c in env.changes if c.returns_secret or c.action == Action.ROTATE_SECRET]
+        if not needs:
+            continue
+        settings = session.project.environments[env.name]
+        sink = sink_for(settings.secrets, session.project.root)
+        if sink is None:
+            keys = ", ".join(sorted({c.key for c in needs}))
+            raise UnsafePlanError(
+                f"{env.name}: {keys} will receive a client secret from Digdir, but the "
+                "environment has no `secrets:` sink; add `secrets: {file: ...}` or "
+                "`secrets: {command: [...]}` to it in selvsync.yaml"
+            )
+        sink.preflight()
+        sinks[env.name] = sink
+    return sinks
+
+
+def apply_plan(
+    session: Session,
+    plan: Plan,
+    *,
+    continue_on_error: bool = False,
+    progress: Progress = lambda _: None,
+) -> ApplyReport:
+    sinks = preflight(session, plan)
+    report = ApplyReport()
+    stop = threading.Event()
+    interrupt = threading.Event()
+    for env in plan.environments:
+        if not env.changes:
+            continue
+        runner = _Runner(
+            session, env.name, sinks.get(env.name), stop, continue_on_error, progress, interrupt
+        )
+        report.outcomes.extend(runner.run(env.changes))
+    report.interrupted = interrupt.is_set()
+    return report
+
+
+class _Runner:
+    def __init__(
+        self,
+        session: Session,
+        env: str,
+        sink: SecretSink | None,
+        stop: threading.Event,
+        continue_on_error: bool,
+        progress: Progress,
+        interrupt: threading.Event | None = None,
+    ) -> None:
+        self.session = session
+        self.env = env
+        self.client: DigdirClient = session.client(env)
+        self.written = session.written
+        self.owner = session.project.owner
+        self.sink = sink
+        self.stop = stop
+        self.continue_on_error = continue_on_error
+        self.progress = progress
+        self.failed_keys: set[str] = set()
+        self.created: dict[str, str] = {}  # key -> client_id of clients made in this run
+        self._lock = threading.Lock()
+        self.concurrency = session.project.environments[env].concurrency
+        # Shared by every environment's runner: Ctrl-C stops the whole apply, not one phase.
+        self.interrupt = interrupt or threading.Event()
+
+    def run(self, changes: list[Change]) -> list[Outcome]:
+        outcomes = {id(c): Outcome(c) for c in changes}
+        for phase in APPLY_PHASES:
+            batch = [c for c in changes if c.action in phase]
+            if not batch or self.interrupt.is_set():
+                continue
+            with ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix=f"apply-{self.env}"
+            ) as pool:
+                futures = [pool.submit(self._attempt, c, outcomes[id(c)]) for c in batch]
+                try:
+                    for future in futures:
+                        future.result()
+                except KeyboardInterrupt:
+                    # Let in-flight calls finish (their outcome is known), start nothing new,
+                    # and report: an interrupted apply must never look like a clean one.
+                    self.interrupt.set()
+                    for future in futures:
+                        future.cancel()
+        for outcome in outcomes.values():
+            if self.interrupt.is_set() and outcome.status == Status.NOT_ATTEMPTED:
+                outcome.message = outcome.message or "interrupted"
+        return [outcomes[id(c)] for c in changes]
+
+    def _attempt(self, change: Change, outcome: Outcome) -> None:
+        if change.manual:
+            outcome.status = Status.MANUAL
+            outcome.message = "to be done in the portal; see the plan"
+            return
+        with self._lock:
+            blocked = change.key in self.failed_keys
+        if self.interrupt.is_set():
+            outcome.message = "interrupted"
+            return
+        if blocked or (self.stop.is_set() and not self.continue_on_error):
+            outcome.message = "an earlier change failed" if blocked else "stopped after a failure"
+            return
+        label = f"{self.env}: {change.action} {change.key}"
+        self.progress(f"{label} ...")
+        try:
+            outcome.client_id = self._do(change)
+            outcome.status = Status.APPLIED
+            self.progress(f"{label}: done")
+        except KeyboardInterrupt:
+            # Seen in a worker (signals land in the main thread, which sets the flag too):
+            # its outcome is unknown, so leave it "not attempted" and stop everything else.
+            self.interrupt.set()
+            outcome.message = "interrupted; its outcome is unknown, run `selvsync plan`"
+            raise
+        except SelvsyncError as exc:
+            outcome.status = Status.FAILED
+            outcome.message = str(exc)
+            made = self.created.get(change.key)
+            if made is not None and change.action in (Action.CREATE, Action.REPLACE):
+                # The client exists although a later step failed: say so, never hide it.
+                outcome.client_id = made
+                outcome.partly = True
+                outcome.message = f"created as {made}, but then: {exc}"
+            with self._lock:
+                self.failed_keys.add(change.key)
+            self.stop.set()
+            self.progress(f"{label}: FAILED")
+
+    # -- one change ---------------------------------------------------------------------
+
+    def _do(self, change: Change) -> str | None:
+        action = change.action
+        if action == Action.CREATE:
+            return self._create(change)
+        if action in (Action.UPDATE, Action.ADOPT):
+            assert change.client_id and change.body is not None
+            result = self.client.update_client(change.client_id, change.body)
+            self.written.record(self.env, result.client)
+            if result.secret is not None:
+                self._store_secret(change, change.client_id, result.secret)
+            return change.client_id
+        if action == Action.UPDATE_KEYS:
+            assert change.client_id
+            if change.jwks:
+                self.client.replace_jwks(change.client_id, change.jwks)
+            else:
+                self.client.delete_jwks(change.client_id)
+            return change.client_id
+        if action == Action.REPLACE:
+            assert change.client_id
+            new_id = self._create(change, exclude=change.client_id)
+            self.client.deactivate_client(change.client_id)
+            self.written.deactivated(self.env, change.client_id)
+            return new_id
+        if action == Action.DEACTIVATE:
+            assert change.client_id
+            self.client.deactivate_client(change.client_id)
+            self.written.deactivated(self.env, change.client_id)
+            return change.client_id
+        if action == Action.MERCHANT:
+            target = self.created.get(change.key) or change.client_id
+            if target is None or change.merchant is None:
+                raise SelvsyncError(
+                    f"{self.env}: {change.key}: no client to write merchant data to"
+                )
+            self.client.put_merchant(target, change.merchant)
+            return target
+        if action == Action.ROTATE_SECRET:
+            assert change.client_id
+            return self._rotate(change, change.client_id)
+        raise SelvsyncError(f"{self.env}: {change.key}: action {action} cannot be applied here")
+
+    def _create(self, change: Change, exclude: str | None = None) -> str:
+        assert change.body is not None
+        body = dict(change.body)
+        secret: Secret | None
+        try:
+            result = self.client.create_client(body, marker=change.key)
+            cid, secret = str(result.client["client_id"]), result.secret
+            self.written.record(self.env, result.client, created=True)
+        except AmbiguousWriteError:
+            cid, secret = self._recover_create(change, body, exclude)
+        self.created[change.key] = cid
+        if change.jwks:
+            self.client.replace_jwks(cid, change.jwks)
+        if secret is not None:
+            self._store_secret(change, cid, secret)
+        return cid
+
+    def _recover_create(
+        self, change: Change, body: dict[str, Any], exclude: str | None
+    ) -> tuple[str, Secret | None]:
+        """The create may or may not have happened: look for our marker before anything else."""
+        self.progress(f"{self.env}: create {change.key}: outcome unknown, looking for it")
+        found = self._find_marked(change.key, exclude)
+        if found is None:
+            # Not there: the request never took effect, so one more attempt is safe.
+            result = self.client.create_client(body, marker=change.key)
+            self.written.record(self.env, result.client, created=True)
+            return str(result.client["client_id"]), result.secret
+        if change.returns_secret:
+            # The secret was in the lost response: rotate so that no credential is lost.
+            return found, self.client.rotate_secret(found)
+        return found, None
+
+    def _find_marked(self, key: str, exclude: str | None) -> str | None:
+        for live in self.client.list_clients():
+            if live.get("active") is False or live.get("client_id") == exclude:
+                continue
+            marker, _ = classify_owner(live.get("description"), self.owner)
+            if marker is not None and marker.key == key:
+                return str(live["client_id"])
+        return None
+
+    def _rotate(self, change: Change, client_id: str) -> str:
+        secret = self.client.rotate_secret(client_id)
+        self._store_secret(change, client_id, secret)
+        if change.body is not None:
+            # Record the rotation date in the marker: the only state that survives.
+            human, marker = parse(change.body.get("description"))
+            if marker is not None:
+                today = datetime.now(UTC).strftime("%Y-%m-%d")
+                body = dict(change.body)
+                body["description"] = compose(human, marker.with_(rotated=today))
+                self.written.record(self.env, self.client.update_client(client_id, body).client)
+        return client_id
+
+    def _store_secret(self, change: Change, client_id: str, secret: Secret) -> None:
+        if self.sink is None:
+            raise SecretSinkError(
+                f"{self.env}: {change.key} ({client_id}) received a client secret but no sink "
+                f"is configured; run `selvsync rotate-secret --env {self.env} {change.key}` "
+                "after configuring `secrets:`"
+            )
+        try:
+            self.sink.put(self.env, change.key, client_id, secret)
+        except SecretSinkError as exc:
+            raise SecretSinkError(
+                f"{self.env}: {change.key} ({client_id}) was written but its new secret could "
+                f"not be stored ({exc}); the secret is lost: fix the sink, then run "
+                f"`selvsync rotate-secret --env {self.env} {change.key}`"
+            ) from None
+
+
+def rotate_secret_now(
+    session: Session, env: str, key: str, progress: Progress = lambda _: None
+) -> str:
+    """Rotate one managed client's secret on demand; returns its client_id.
+
+    Only the marker's rotation date is written besides the rotation itself: the PUT carries the
+    live client's own fields, so unrelated YAML changes are never applied behind a plan.
+    """
+    client = session.client(env)
+    owner = session.project.owner
+    target = None
+    for live in client.list_clients():
+        marker, _ = classify_owner(live.get("description"), owner)
+        if live.get("active") is not False and marker is not None and marker.key == key:
+            target = live
+            break
+    if target is None:
+        raise SelvsyncError(
+            f"{env}: no active client managed by selvsync with key '{key}'; "
+            "run `selvsync plan` to see the managed clients"
+        )
+    method = target.get("token_endpoint_auth_method")
+    if method not in SECRET_METHODS:
+        raise SelvsyncError(
+            f"{env}: '{key}' authenticates with {method}, which has no client secret to rotate"
+        )
+    cid = str(target["client_id"])
+    body = writable(target)
+    change = Change(env, key, Action.ROTATE_SECRET, cid, body=body)
+    sink = sink_for(session.project.environments[env].secrets, session.project.root)
+    if sink is None:
+        raise UnsafePlanError(
+            f"{env}: no `secrets:` sink is configured; the new secret would "
+            "be lost, so nothing was rotated"
+        )
+    sink.preflight()
+    runner = _Runner(session, env, sink, threading.Event(), False, progress)
+    return runner._rotate(change, cid)
+
+
+__all__ = [
+    "ApiError",
+    "ApplyReport",
+    "Outcome",
+    "Status",
+    "apply_plan",
+    "preflight",
+    "rotate_secret_now",
+]

@@ -1,0 +1,448 @@
+"""selvsync.yaml, shared.yaml and environment files -> desired state, collecting every error.
+
+Layout (see docs/configuration.md):
+
+    selvsync.yaml              organisation, owner, environments and their settings
+    shared.yaml                optional: client definitions reused with `extends: NAME`
+    environments/<env>.yaml    or environments/<env>/*.yaml: `clients:` and `merchant:`
+    keys/                      public keys referenced by clients
+
+A client in an environment file may say `extends: NAME`; it then starts from the shared
+definition and overrides it field by field (mappings merge, lists and scalars replace). After
+merging, `${var}` is substituted from the environment's `variables` plus the built-ins `env`,
+`orgno` and `owner`; `$${` writes a literal `${`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selvsync import rules
+from selvsync.config import keyfiles, schema
+from selvsync.config.environment import parse_environment
+from selvsync.config.resolve import Substituter, merge_with_origins
+from selvsync.errors import ConfigError, Diagnostic, Position
+from selvsync.gcpause import paused_gc
+from selvsync.model import (
+    SELVSYNC_CLIENT_SETTINGS,
+    DesiredClient,
+    DesiredState,
+    EnvironmentSettings,
+    Merchant,
+    Project,
+)
+from selvsync.yaml import Document, PathKey, dotted, load_file
+from selvsync.yaml.positions import FileOrigins, Origins, locator
+
+PROJECT_FILE = "selvsync.yaml"
+SHARED_FILE = "shared.yaml"
+ENVIRONMENTS_DIR = "environments"
+
+
+def load_project(
+    root: Path,
+    only: Iterable[str] | None = None,
+    *,
+    missing_states_ok: bool = False,
+    on_settings: Callable[[Project, list[str]], None] | None = None,
+) -> Project:
+    """Load and validate everything; raise ConfigError listing every problem found.
+
+    ``only`` limits the environments whose state is loaded. ``missing_states_ok`` treats a
+    selected environment without a state file as declaring nothing (for `import`, which writes
+    that file); everywhere else a missing file is an error, because "no file" must never mean
+    "deactivate everything".
+
+    ``on_settings(project, selected)`` is called once selvsync.yaml is read and valid, before
+    the environment files are (``project.states`` is still empty then; it is filled in place).
+    A plan starts its network reads there, so they overlap with loading a big project.
+    """
+    loader = _ProjectLoader(root, missing_states_ok=missing_states_ok)
+    selected = list(only) if only is not None else None
+    project, doc = loader.settings(selected)
+    if on_settings is not None and not loader.errors:
+        on_settings(project, [n for n in project.environments if not selected or n in selected])
+    with paused_gc():
+        loader.states(project, doc, selected)
+    return project
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages are relative to the working directory when that is shorter."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+@dataclass
+class _Source:
+    doc: Document
+    prefix: PathKey
+
+    def origins(self) -> FileOrigins:
+        # Problems with the whole client (a missing field) point at its key's line.
+        return self.doc.origins(self.prefix)
+
+
+class _ProjectLoader:
+    def __init__(self, root: Path, *, missing_states_ok: bool = False) -> None:
+        self.root = root
+        self.missing_states_ok = missing_states_ok
+        self.errors: list[Diagnostic] = []
+        # Where the schema already complained: the rules would only say it again.
+        self.schema_spots: set[tuple[Position | None, str]] = set()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _load(self, path: Path, kind: str) -> Document | None:
+        try:
+            doc = load_file(path, display_path(path))
+        except ConfigError as exc:
+            self.errors.extend(exc.diagnostics)
+            return None
+        found = schema.validate(doc, kind)
+        self.errors.extend(found)
+        self.schema_spots.update((d.position, d.field) for d in found)
+        if doc.data is None:
+            doc.data = {}
+        if not isinstance(doc.data, dict):
+            return None
+        return doc
+
+    def _fail(self, pos: Position | None, field: str, message: str, hint: str = "") -> None:
+        self.errors.append(Diagnostic(pos, field, message, hint))
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def settings(self, only: list[str] | None) -> tuple[Project, Document]:
+        """selvsync.yaml: the organisation and its environments. Raises ConfigError only when
+        the file itself cannot be used; other problems wait for states() to report them all."""
+        project_path = self.root / PROJECT_FILE
+        if not project_path.is_file():
+            raise ConfigError(
+                [
+                    Diagnostic(
+                        Position(display_path(project_path), 1, 1),
+                        "",
+                        "no selvsync.yaml here",
+                        "run selvsync in the project directory or pass -C DIR",
+                    )
+                ]
+            )
+        doc = self._load(project_path, "project")
+        if doc is None or self.errors:
+            raise ConfigError(self.errors)
+        data = doc.data
+        orgno = str(data["orgno"])
+        self.errors.extend(rules.check_orgno(orgno, doc.locate(("orgno",)), "orgno"))
+        owner = str(data.get("owner") or orgno)
+        environments = {
+            name: parse_environment(name, raw, doc, self.root, self.errors)
+            for name, raw in data["environments"].items()
+        }
+        if only:
+            for name in only:
+                if name not in environments:
+                    guess = difflib.get_close_matches(name, list(environments), n=1)
+                    self._fail(
+                        doc.locate(("environments",)),
+                        "environments",
+                        f"no environment named '{name}'",
+                        f"did you mean '{guess[0]}'?"
+                        if guess
+                        else "declared: " + ", ".join(environments),
+                    )
+        return Project(self.root, orgno, owner, environments), doc
+
+    def states(self, project: Project, doc: Document, only: list[str] | None) -> None:
+        """shared.yaml and the environment files, into ``project.states``; then raise
+        ConfigError with every problem found, selvsync.yaml's included."""
+        environments = project.environments
+        shared = self._shared()
+        selected = [n for n in environments if not only or n in only]
+        files = self._environment_files(doc, environments, selected)
+        for name in selected:
+            project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
+        if self.errors:
+            raise ConfigError(self.errors)
+
+    def _shared(self) -> dict[str, _Source]:
+        path = self.root / SHARED_FILE
+        if not path.is_file():
+            return {}
+        doc = self._load(path, "shared")
+        if doc is None:
+            return {}
+        out: dict[str, _Source] = {}
+        for name, body in (doc.data.get("clients") or {}).items():
+            if isinstance(body, dict) and "extends" in body:
+                self._fail(
+                    doc.locate_key(("clients", name, "extends")),
+                    dotted(("clients", name, "extends")),
+                    "shared definitions cannot extend each other",
+                    "copy the fields into this definition",
+                )
+            out[name] = _Source(doc, ("clients", name))
+        return out
+
+    def _environment_files(
+        self,
+        project_doc: Document,
+        environments: dict[str, EnvironmentSettings],
+        selected: list[str],
+    ) -> dict[str, list[Path]]:
+        base = self.root / ENVIRONMENTS_DIR
+        found: dict[str, list[Path]] = {}
+        if base.is_dir():
+            for entry in sorted(base.iterdir()):
+                if entry.is_dir():
+                    files = sorted(p for p in entry.iterdir() if p.suffix in (".yaml", ".yml"))
+                    name = entry.name
+                elif entry.suffix in (".yaml", ".yml"):
+                    files, name = [entry], entry.stem
+                else:
+                    continue
+                if name not in environments:
+                    guess = difflib.get_close_matches(name, list(environments), n=1)
+                    self._fail(
+                        Position(display_path(entry), 1, 1),
+                        "",
+                        f"environment '{name}' is not declared in selvsync.yaml",
+                        f"did you mean '{guess[0]}'?"
+                        if guess
+                        else f"add it under `environments:` or remove {entry.name}",
+                    )
+                    continue
+                if name in found:
+                    self._fail(
+                        Position(display_path(entry), 1, 1),
+                        "",
+                        f"environment '{name}' has both a file and a folder",
+                        "keep one of them",
+                    )
+                    continue
+                found[name] = files
+        for name in selected:
+            if name not in found and not self.missing_states_ok:
+                self._fail(
+                    project_doc.locate_key(("environments", name)),
+                    dotted(("environments", name)),
+                    f"no state file for environment '{name}'",
+                    f"create {ENVIRONMENTS_DIR}/{name}.yaml (`clients: {{}}` declares none)",
+                )
+        return found
+
+    def _state(
+        self,
+        project: Project,
+        name: str,
+        paths: list[Path],
+        shared: dict[str, _Source],
+        project_doc: Document,
+    ) -> DesiredState:
+        env = project.environments[name]
+        state = DesiredState(env, files=[display_path(p) for p in paths])
+        variables = {"env": name, "orgno": project.orgno, "owner": project.owner, **env.variables}
+        var_origin = project_doc.locate(("environments", name, "variables"))
+        merchant_source: _Source | None = None
+        sources: dict[str, _Source] = {}
+        for path in paths:
+            doc = self._load(path, "environment")
+            if doc is None:
+                continue
+            if "merchant" in doc.data:
+                if merchant_source is not None:
+                    first = merchant_source.doc.locate_key(("merchant",))
+                    self._fail(
+                        doc.locate_key(("merchant",)),
+                        "merchant",
+                        f"`merchant:` is already defined at {first}",
+                        "keep one",
+                    )
+                else:
+                    merchant_source = _Source(doc, ("merchant",))
+            for key in doc.data.get("clients") or {}:
+                if key in sources:
+                    first = sources[key].doc.locate_key(sources[key].prefix)
+                    self._fail(
+                        doc.locate_key(("clients", key)),
+                        dotted(("clients", key)),
+                        f"client key defined twice (first at {first})",
+                        "keep one definition per key in each environment",
+                    )
+                    continue
+                sources[key] = _Source(doc, ("clients", key))
+        subst = Substituter(variables, var_origin, self.errors)
+        if merchant_source is not None:
+            raw_merchant = subst.apply(
+                _lookup(merchant_source), merchant_source.origins(), "merchant"
+            )
+            state.merchant = _merchant(raw_merchant)
+            m_origins = merchant_source.origins()
+            # production=False: the requirement is checked per client, after overrides.
+            self.errors.extend(
+                rules.check_merchant(
+                    raw_merchant,
+                    production=False,
+                    locate=locator(m_origins),
+                    field_prefix="merchant",
+                )
+            )
+        for key, source in sources.items():
+            client = self._client(key, source, shared, subst, env, state.merchant)
+            if client is not None:
+                state.clients[key] = client
+        if env.production:
+            for client in state.clients.values():
+                if not (client.merchant and client.merchant.notification_emails):
+                    self._fail(
+                        client.locate(),
+                        dotted(("clients", client.key)),
+                        "a client in a production environment needs notification e-mails",
+                        "add `merchant: {notification_emails: [...]}` to the environment "
+                        "file or to the client",
+                    )
+        self._check_global_kids(state)
+        return state
+
+    def _client(
+        self,
+        key: str,
+        source: _Source,
+        shared: dict[str, _Source],
+        subst: Substituter,
+        env: EnvironmentSettings,
+        env_merchant: Merchant,
+    ) -> DesiredClient | None:
+        body = _lookup(source)
+        origins: Origins = source.origins()
+        field = dotted(("clients", key))
+        if not isinstance(body, dict):
+            self._fail(source.doc.locate(source.prefix), field, "expected a mapping of fields")
+            return None
+        base_name = body.get("extends")
+        if base_name is not None:
+            base = shared.get(str(base_name))
+            if base is None:
+                guess = difflib.get_close_matches(str(base_name), list(shared), n=1)
+                self._fail(
+                    source.doc.locate(("clients", key, "extends")),
+                    f"{field}.extends",
+                    f"no shared definition named '{base_name}'",
+                    f"did you mean '{guess[0]}'?"
+                    if guess
+                    else f"define it under `clients:` in {SHARED_FILE}",
+                )
+                return None
+            body, origins = merge_with_origins(_lookup(base), base.origins(), body, origins)
+            body.pop("extends", None)
+        before = len(self.errors)
+        body = subst.apply(body, origins, field)
+        locate = locator(origins)
+        if len(self.errors) == before:
+            # Skip the rules when a variable is undefined: they would only repeat that error.
+            self.errors.extend(
+                d
+                for d in rules.check_client(
+                    key, body, production=env.production, locate=locate, field_prefix=field
+                )
+                if (d.position, d.field) not in self.schema_spots
+            )
+        fields = {k: v for k, v in body.items() if k not in SELVSYNC_CLIENT_SETTINGS}
+        client = DesiredClient(
+            key=key,
+            fields=fields,
+            protect=bool(body.get("protect", False)),
+            allow_replace=bool(body.get("allow_replace", False)),
+            client_id=body.get("client_id"),
+            secret_max_age_days=body.get("secret_max_age_days"),
+            extends=str(base_name) if base_name is not None else None,
+            origins=origins,
+        )
+        override = body.get("merchant")
+        merged_merchant = dict(env_merchant.as_dict())
+        if isinstance(override, dict):
+            self.errors.extend(
+                rules.check_merchant(
+                    override,
+                    production=False,
+                    locate=lambda p: locate(("merchant", *p)),
+                    field_prefix=f"{field}.merchant",
+                )
+            )
+            merged_merchant.update({k: v for k, v in override.items() if v is not None})
+        client.merchant = _merchant(merged_merchant)
+        self._client_keys(client, body.get("keys"), locate, field)
+        return client
+
+    def _client_keys(
+        self,
+        client: DesiredClient,
+        declared: Any,
+        locate: Callable[[PathKey], Position | None],
+        field: str,
+    ) -> None:
+        if declared is None:
+            return
+        entries = [declared] if isinstance(declared, str) else list(declared)
+        for i, entry in enumerate(entries):
+            path_key: PathKey = ("keys",) if isinstance(declared, str) else ("keys", i)
+            path = (self.root / entry).resolve()
+            if not path.is_relative_to(self.root.resolve()):
+                self._fail(
+                    locate(path_key),
+                    dotted(("clients", client.key, *path_key)),
+                    f"key file '{entry}' is outside the project",
+                    "keep public keys under keys/ in the project",
+                )
+                continue
+            if not path.is_file():
+                self._fail(
+                    locate(path_key),
+                    dotted(("clients", client.key, *path_key)),
+                    f"key file '{entry}' does not exist",
+                    "create it with `selvsync keygen` or fix the path",
+                )
+                continue
+            jwks, problems = keyfiles.load_public_keys(path, display=display_path(path))
+            self.errors.extend(problems)
+            client.keys.extend(jwks)
+            client.key_files.append(entry)
+        self.errors.extend(
+            keyfiles.check_client_keys(
+                client.keys, locate=lambda p: locate(("keys",)), field=f"{field}.keys"
+            )
+        )
+
+    def _check_global_kids(self, state: DesiredState) -> None:
+        entries = [
+            (c.key, jwk, c.locate(("keys",))) for c in state.clients.values() for jwk in c.keys
+        ]
+        self.errors.extend(keyfiles.check_kids_globally_unique(entries))
+
+
+def _lookup(source: _Source) -> Any:
+    value: Any = source.doc.data
+    for part in source.prefix:
+        value = value[part]
+    return value
+
+
+def _merchant(raw: Any) -> Merchant:
+    if not isinstance(raw, dict):
+        return Merchant()
+    emails = raw.get("notification_emails") or []
+    invoice = raw.get("invoice")
+    return Merchant(
+        notification_emails=tuple(str(e) for e in emails),
+        invoice={k: str(v) for k, v in invoice.items() if v is not None}
+        if isinstance(invoice, dict)
+        else None,
+    )

@@ -1,0 +1,407 @@
+"""Building a plan: desired state and a live snapshot in, an EnvironmentPlan out. Pure.
+
+Each declared client is matched to its live counterpart by marker (or adopted by
+``client_id``), compared field by field, and turned into changes; live clients that carry our
+marker but are no longer declared are deactivated. Safety limits are checked last.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from selvsync.gcpause import paused_gc
+from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
+from selvsync.model import DesiredClient, DesiredState
+from selvsync.plan import diff
+from selvsync.plan import keys as keyplan
+from selvsync.plan import merchant as merchantplan
+from selvsync.plan.changes import (
+    Action,
+    Change,
+    EnvironmentPlan,
+    LiveSnapshot,
+    PlanOptions,
+)
+
+
+def desired_body(client: DesiredClient, marker: Marker) -> dict[str, Any]:
+    body = diff.writable(client.fields)
+    body["description"] = compose(client.fields.get("description"), marker)
+    return body
+
+
+def _marker_for(client: DesiredClient, owner: str, existing: Marker | None) -> Marker:
+    keep = existing if existing is not None else Marker(owner, client.key)
+    return keep.with_(owner=owner, key=client.key, protected=client.protect)
+
+
+def _keys_change(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    client_id: str | None,
+    live: list[dict[str, Any]] | None,
+    options: PlanOptions,
+) -> None:
+    if not client.key_files:
+        return
+    env = state.environment
+    decision = keyplan.decide(
+        client.keys,
+        live or [],
+        now=options.now,
+        propagation_seconds=env.key_propagation_minutes * 60,
+        expiry_warning_days=env.key_expiry_warning_days,
+        renew=options.renew_keys,
+    )
+    plan.warnings.extend(f"{client.key}: {w}" for w in decision.warnings)
+    if decision.upload is None:
+        plan.notes.extend(f"{client.key}: {n}" for n in decision.notes)
+        return
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.UPDATE_KEYS,
+            client_id,
+            jwks=decision.upload,
+            keys_added=decision.added,
+            keys_removed=decision.removed,
+            notes=decision.notes,
+        )
+    )
+
+
+def _secret_change(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    body: dict[str, Any],
+    options: PlanOptions,
+) -> None:
+    """Propose rotate-secret when the secret is older than the allowed age."""
+    if live_client.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+        return
+    if body.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+        return
+    max_age = client.secret_max_age_days or state.environment.secret_max_age_days
+    _, marker = parse(live_client.get("description"))
+    issued = (marker.rotated if marker else None) or str(live_client.get("created") or "")[:10]
+    try:
+        issued_at = datetime.strptime(issued, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return  # no known issue date: nothing to judge by
+    age = (datetime.fromtimestamp(options.now, UTC) - issued_at).days
+    if age < max_age:
+        return
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.ROTATE_SECRET,
+            str(live_client["client_id"]),
+            body=body,
+            returns_secret=True,
+            notes=[
+                f"the secret was issued {issued} ({age} days ago; limit {max_age}); the new one "
+                "goes to the secret sink and the old one keeps working about 30 minutes"
+            ],
+        )
+    )
+
+
+def build_environment_plan(
+    state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None = None
+) -> EnvironmentPlan:
+    """Compare one environment's desired state with its live snapshot."""
+    with paused_gc():  # thousands of small dicts and no cycles: see selvsync.gcpause
+        return _build_environment_plan(state, owner, live, options)
+
+
+def _build_environment_plan(
+    state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None
+) -> EnvironmentPlan:
+    options = options or PlanOptions(now=time.time())
+    env = state.environment.name
+    plan = EnvironmentPlan(env)
+    counts = {str(o): 0 for o in Ownership} | {"inactive": 0}
+    ours: dict[str, dict[str, Any]] = {}
+    inactive_ours: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    duplicates: list[str] = []
+    for client in live.clients:
+        cid = str(client.get("client_id"))
+        by_id[cid] = client
+        marker, foreign = classify_owner(client.get("description"), owner)
+        if client.get("active") is False:
+            counts["inactive"] += 1
+            if marker is not None:
+                inactive_ours[marker.key] = client
+            continue
+        if marker is not None:
+            if marker.key in ours:
+                duplicates.append(marker.key)
+            ours[marker.key] = client
+            counts[
+                str(Ownership.MANAGED if marker.key in state.clients else Ownership.ORPHANED)
+            ] += 1
+        else:
+            counts[str(Ownership.FOREIGN if foreign else Ownership.UNMARKED)] += 1
+    plan.counts = counts
+    for key in sorted(set(duplicates)):
+        plan.blockers.append(
+            f"more than one active client carries the marker for '{key}'; "
+            "deactivate the extra one in the portal first"
+        )
+
+    for key, wanted in sorted(state.clients.items()):
+        live_client = ours.get(key)
+        if live_client is None and wanted.client_id:
+            live_client = _adoptable(plan, wanted, by_id, owner)
+            if live_client is None:
+                continue
+            _plan_adopt(plan, state, wanted, live_client, owner, live, options)
+        elif live_client is None:
+            _plan_create(plan, wanted, owner, inactive_ours.get(key))
+        else:
+            _plan_existing(plan, state, wanted, live_client, owner, live, options)
+        _merchant_change(plan, state, wanted, live_client, live)
+
+    for key, client in sorted(ours.items()):
+        if key in state.clients:
+            continue
+        cid = str(client["client_id"])
+        _, marker = parse(client.get("description"))
+        change = Change(
+            env,
+            key,
+            Action.DEACTIVATE,
+            cid,
+            protected=bool(marker and marker.protected),
+            notes=["no longer declared; deactivation at Digdir is irreversible"],
+        )
+        plan.changes.append(change)
+        plan.fingerprints.update(live.fingerprints(client))
+    if not live.clients and state.clients:
+        message = (
+            "Digdir returned no clients at all for this organisation (not even deactivated "
+            f"ones), so all {len(state.clients)} declared clients would be created. If clients "
+            "exist in the portal, stop: the listing may be incomplete"
+        )
+        if state.environment.safety.refuse_empty_listing:
+            plan.refusals.append(message + "; on a true first run, apply with --force")
+        else:
+            plan.warnings.append(message + ".")
+    _check_safety(plan, state)
+    return plan
+
+
+def _adoptable(
+    plan: EnvironmentPlan, client: DesiredClient, by_id: dict[str, dict[str, Any]], owner: str
+) -> dict[str, Any] | None:
+    target = by_id.get(str(client.client_id))
+    if target is None or target.get("active") is False:
+        state = "deactivated" if target is not None else "not found"
+        plan.blockers.append(
+            f"client '{client.key}': client_id {client.client_id} to adopt is "
+            f"{state}; remove `client_id:` to create a new client instead"
+        )
+        return None
+    marker, foreign = classify_owner(target.get("description"), owner)
+    if foreign or marker is not None:
+        plan.blockers.append(
+            f"client '{client.key}': client_id {client.client_id} is managed "
+            "by someone else (its description carries another marker)"
+        )
+        return None
+    return target
+
+
+def _plan_create(
+    plan: EnvironmentPlan, client: DesiredClient, owner: str, deactivated: dict[str, Any] | None
+) -> None:
+    body = desired_body(client, _marker_for(client, owner, None))
+    change = Change(
+        plan.name,
+        client.key,
+        Action.CREATE,
+        None,
+        body=body,
+        fields=[diff.FieldChange(k, None, diff.canonical(k, v)) for k, v in body.items()],
+        returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+        protected=client.protect,
+    )
+    if client.keys:
+        change.jwks = list(client.keys)
+        change.keys_added = sorted(k["kid"] for k in client.keys)
+    if deactivated is not None:
+        change.notes.append(
+            f"a deactivated client with this key exists "
+            f"({deactivated.get('client_id')}); Digdir cannot reactivate it, so a "
+            "new client is created"
+        )
+    if change.returns_secret:
+        change.notes.append("Digdir returns a client secret once; it goes to the secret sink")
+    plan.changes.append(change)
+    plan.absent.append(client.key)
+
+
+def _plan_adopt(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    owner: str,
+    live: LiveSnapshot,
+    options: PlanOptions,
+) -> None:
+    cid = str(live_client["client_id"])
+    body = desired_body(client, _marker_for(client, owner, None))
+    fields = diff.compare(body, live_client)
+    change = Change(
+        plan.name,
+        client.key,
+        Action.ADOPT,
+        cid,
+        fields=fields,
+        body=body,
+        protected=client.protect,
+        notes=["takes over an existing client: writes selvsync's marker into its description"],
+    )
+    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
+        plan.blockers.append(
+            f"client '{client.key}': cannot adopt {cid}: integration_type differs and cannot change"
+        )
+    plan.changes.append(change)
+    plan.fingerprints.update(live.fingerprints(live_client))
+    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+
+
+def _plan_existing(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    owner: str,
+    live: LiveSnapshot,
+    options: PlanOptions,
+) -> None:
+    cid = str(live_client["client_id"])
+    _, existing = parse(live_client.get("description"))
+    body = desired_body(client, _marker_for(client, owner, existing))
+    fields = diff.compare(body, live_client)
+    plan.fingerprints.update(live.fingerprints(live_client))
+    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
+        change = Change(
+            plan.name,
+            client.key,
+            Action.REPLACE,
+            cid,
+            fields=fields,
+            body=desired_body(client, _marker_for(client, owner, None)),
+            protected=client.protect,
+            returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+            notes=[
+                "integration_type cannot change at Digdir: a new client is "
+                "created and the old one deactivated; the client_id and all "
+                "credentials change"
+            ],
+        )
+        if client.keys:
+            change.jwks = list(client.keys)
+            change.keys_added = sorted(k["kid"] for k in client.keys)
+        if not client.allow_replace:
+            plan.blockers.append(
+                f"client '{client.key}' needs replacing; set "
+                "`allow_replace: true` on it to allow that"
+            )
+        plan.changes.append(change)
+        return
+    if fields:
+        change = Change(
+            plan.name,
+            client.key,
+            Action.UPDATE,
+            cid,
+            fields=fields,
+            body=body,
+            protected=client.protect,
+        )
+        before = live_client.get("token_endpoint_auth_method")
+        after = body.get("token_endpoint_auth_method")
+        if before in diff.SECRET_METHODS and after not in diff.SECRET_METHODS and after:
+            change.notes.append(
+                "changing token_endpoint_auth_method away from a client secret "
+                "makes Digdir delete the secret"
+            )
+        plan.changes.append(change)
+    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _secret_change(plan, state, client, live_client, body, options)
+
+
+def _merchant_change(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any] | None,
+    live: LiveSnapshot,
+) -> None:
+    merchant = client.merchant
+    if merchant is None or merchant.empty:
+        return
+    replaced = any(c.key == client.key and c.action == Action.REPLACE for c in plan.changes)
+    if replaced:
+        live_client = None  # the data goes to the new client, which has none yet
+    cid = str(live_client["client_id"]) if live_client is not None else None
+    if state.environment.merchant_api:
+        current = (live.merchant or {}).get(cid) if cid else None
+        fields = merchantplan.compare(merchant, current)
+        if fields:
+            plan.changes.append(
+                Change(
+                    plan.name,
+                    client.key,
+                    Action.MERCHANT,
+                    cid,
+                    fields=fields,
+                    merchant=merchant.as_dict(),
+                )
+            )
+        return
+    _, marker = parse(live_client.get("description")) if live_client is not None else ("", None)
+    if marker is not None and marker.merchant_digest == merchantplan.digest(merchant):
+        return  # a person confirmed exactly this data in the portal
+    name = str(client.fields.get("client_name") or client.key)
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.MERCHANT,
+            cid,
+            fields=merchantplan.compare(merchant, None),
+            manual=True,
+            notes=merchantplan.portal_steps(plan.name, client.key, cid, name, merchant),
+        )
+    )
+
+
+def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:
+    limits = state.environment.safety
+    managed = plan.counts.get("managed", 0) + plan.counts.get("orphaned", 0)
+    destroy = [c for c in plan.changes if c.destructive]
+    for change in destroy:
+        if change.protected:
+            plan.refusals.append(
+                f"client '{change.key}' is protected and would be "
+                f"{'deactivated' if change.action == Action.DEACTIVATE else 'replaced'}"
+            )
+    if managed >= limits.min_managed_for_percent and managed:
+        share = 100 * len(destroy) / managed
+        if share > limits.max_destroy_percent:
+            plan.refusals.append(
+                f"{len(destroy)} of {managed} managed clients would be deactivated or replaced "
+                f"({share:.0f} %, limit {limits.max_destroy_percent} %)"
+            )
