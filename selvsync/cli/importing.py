@@ -1,8 +1,8 @@
 """``selvsync import``: write live clients that nobody manages yet as environment YAML.
 
 The logic lives in :mod:`selvsync.scaffold.importer`; this module parses options, opens the
-API client, writes the files or stdout and reports on stderr. The YAML goes to stdout (or ``--out``);
-everything else (skipped, foreign and key notes, warnings) goes to stderr, so
+API client, writes the files or stdout and reports on stderr. The YAML goes to stdout
+(or ``--out``); everything else (skipped, foreign and key notes, warnings) goes to stderr, so
 ``selvsync import --env test > environments/test.yaml`` gives a clean file.
 
 Registered by :mod:`selvsync.cli` as ``import``; like every command it returns its exit code.
