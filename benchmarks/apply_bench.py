@@ -32,14 +32,16 @@ from benchmarks.workload import (
     project_yaml,
     workload,
 )
-from selvsync.apply.runner import ApplyReport, apply_plan
+from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.emulator.server import serve
-from selvsync.live.session import Session, plan_project
+from selvsync.live.planning import plan_project
+from selvsync.live.session import Session
 from selvsync.marker import parse
 from selvsync.model import Project
 from selvsync.plan.changes import Plan
+from selvsync.plan.results import ApplyReport
 from selvsync.yaml import dump
 
 # -- B3: apply k changes ------------------------------------------------------------------

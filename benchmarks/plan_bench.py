@@ -12,7 +12,8 @@ from benchmarks.remote import remote_emulator
 from benchmarks.scenarios import Config, Progress, Row, counted, plan_minimum, plan_phase
 from benchmarks.workload import ENV, PREFIX, AdminKey, Workload, workload
 from selvsync.api.connect import ClientFactory
-from selvsync.live.session import load_and_connect, plan_project
+from selvsync.live.planning import plan_project
+from selvsync.live.session import load_and_connect
 from selvsync.model import Project
 from selvsync.plan.builder import build_environment_plan
 from selvsync.plan.changes import LiveSnapshot, Plan

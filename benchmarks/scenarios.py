@@ -23,7 +23,8 @@ from benchmarks.workload import (
     Workload,
     workload,
 )
-from selvsync.live.session import Session, plan_project
+from selvsync.live.planning import plan_project
+from selvsync.live.session import Session
 from selvsync.model import Project
 from selvsync.plan.changes import Plan
 

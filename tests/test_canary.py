@@ -101,7 +101,8 @@ def _scenario(
             yield "".join(traceback.format_exception(*record.exc_info))
     # The library's own exception, formatted as a traceback.
     from selvsync.errors import SelvsyncError
-    from selvsync.live.session import Session, plan_project
+    from selvsync.live.planning import plan_project
+    from selvsync.live.session import Session
 
     emu.faults.add("status", method="PUT", path="/api/v1/clients/*", status=400, body=echo, times=1)
     from selvsync.apply.runner import apply_plan

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selvsync.apply.runner import apply_plan
-from selvsync.live.session import plan_project
+from selvsync.live.planning import plan_project
 
 KEYS = ["a", "b", "c", "d", "e"]
 

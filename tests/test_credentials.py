@@ -11,7 +11,7 @@ from harness import EXAMPLES, ProjectDir, idporten, make_emulator
 
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
-from selvsync.live.session import plan_project
+from selvsync.live.planning import plan_project
 from selvsync.plan import keys as keyplan
 from selvsync.plan.changes import Action, PlanOptions
 

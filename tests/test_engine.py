@@ -16,13 +16,15 @@ from harness import (
     raw_clients,
 )
 
-from selvsync.apply.runner import Status, apply_plan
+from selvsync.apply.runner import apply_plan
 from selvsync.emulator import Emulator
 from selvsync.errors import StalePlanError
-from selvsync.live.session import plan_project, read_snapshot
+from selvsync.live.planning import plan_project
+from selvsync.live.read import read_snapshot
 from selvsync.marker import parse
 from selvsync.plan import planfile
 from selvsync.plan.changes import Action, Plan, PlanOptions
+from selvsync.plan.results import Status
 
 
 @pytest.fixture

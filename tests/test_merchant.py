@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from harness import ProjectDir, idporten, make_emulator
 
-from selvsync.apply.runner import Status, apply_plan
+from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
-from selvsync.live.session import plan_project
+from selvsync.live.planning import plan_project
 from selvsync.plan.changes import Action, Plan
+from selvsync.plan.results import Status
 from selvsync.render import render_text
 
 MERCHANT = {

@@ -17,7 +17,8 @@ from selvsync.api.errors import HttpStatusError
 from selvsync.config import load_project
 from selvsync.emulator import Emulator
 from selvsync.errors import ConfigError
-from selvsync.live.session import load_and_connect, plan_project
+from selvsync.live.planning import plan_project
+from selvsync.live.session import load_and_connect
 from selvsync.model import EnvironmentSettings, Project
 
 LIST = "/api/v1/clients"

@@ -1,11 +1,11 @@
-"""selvsync.apply.races: which twins racing applies made, which one stays, who retires the rest."""
+"""selvsync.plan.races: which twins racing applies made, which one stays, who retires the rest."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from selvsync.apply.races import find_twins
 from selvsync.marker import Marker, compose
+from selvsync.plan.races import find_twins
 
 OWNER = "team-a"
 

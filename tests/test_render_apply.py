@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from selvsync.apply.races import Twins
-from selvsync.live.session import AfterApply, Retired
 from selvsync.plan.changes import Plan
+from selvsync.plan.races import Twins
+from selvsync.plan.results import AfterApply, Retired
 from selvsync.render.apply_report import twin_notes
 
 

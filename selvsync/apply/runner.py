@@ -11,9 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from selvsync.api.client import DigdirClient
@@ -24,42 +22,10 @@ from selvsync.live.session import Session
 from selvsync.marker import classify_owner, compose, parse
 from selvsync.plan.changes import APPLY_PHASES, Action, Change, Plan
 from selvsync.plan.diff import SECRET_METHODS, writable
+from selvsync.plan.results import ApplyReport, Outcome, Status
 from selvsync.sensitive.value import Secret
 
 Progress = Callable[[str], None]
-
-
-class Status(StrEnum):
-    APPLIED = "applied"
-    FAILED = "failed"
-    NOT_ATTEMPTED = "not attempted"
-    MANUAL = "manual"  # a portal step for a person; selvsync never claims to have done it
-
-
-@dataclass
-class Outcome:
-    change: Change
-    status: Status = Status.NOT_ATTEMPTED
-    message: str = ""
-    client_id: str | None = None
-    partly: bool = False  # failed after writing something (e.g. created, keys then failed)
-
-
-@dataclass
-class ApplyReport:
-    outcomes: list[Outcome] = field(default_factory=list)
-    interrupted: bool = False  # Ctrl-C: in-flight calls finished, nothing new was started
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status in (Status.APPLIED, Status.MANUAL) for o in self.outcomes)
-
-    def count(self, status: Status) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def wrote_anything(self) -> bool:
-        return any(o.status == Status.APPLIED or o.partly for o in self.outcomes)
 
 
 def preflight(session: Session, plan: Plan) -> dict[str, SecretSink]:

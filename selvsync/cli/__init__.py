@@ -20,19 +20,15 @@ import click
 
 from selvsync import __version__
 from selvsync.api.connect import default_factory
+from selvsync.apply.after import check_after_apply
 from selvsync.apply.lock import apply_lock
 from selvsync.apply.merchant_confirm import confirm_merchant
 from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli.options import directory_option, environments_option, one_environment_option
 from selvsync.config import load_project
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError, UnsafePlanError
-from selvsync.live.session import (
-    Session,
-    check_after_apply,
-    load_and_connect,
-    load_fresh_plan,
-    plan_project,
-)
+from selvsync.live.planning import load_fresh_plan, plan_project
+from selvsync.live.session import Session, load_and_connect
 from selvsync.model import Project
 from selvsync.plan import planfile
 from selvsync.plan.changes import Plan, PlanOptions

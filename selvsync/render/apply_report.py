@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from selvsync.apply.runner import ApplyReport, Status
-from selvsync.live.session import AfterApply
+from selvsync.plan.results import AfterApply, ApplyReport, Status
 
 
 def report_table(report: ApplyReport) -> str:
@@ -38,7 +37,7 @@ def report_table(report: ApplyReport) -> str:
 
 def twin_notes(after: AfterApply) -> list[str]:
     """One line per client that applies running at the same time created twice
-    (selvsync.apply.races): what this run deactivated, and what is left to another run or a
+    (selvsync.plan.races): what this run deactivated, and what is left to another run or a
     person."""
     notes = [
         f"{done.environment}: '{done.key}' was also created by another apply running at the "

@@ -38,7 +38,7 @@ from selvsync import rules
 from selvsync.api.client import DigdirClient
 from selvsync.config.keyfiles import PUBLIC_MEMBERS
 from selvsync.errors import ExitCode, SelvsyncError
-from selvsync.live.session import read_jwks
+from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
 from selvsync.plan import diff

@@ -85,7 +85,7 @@ def test_two_checkouts_racing_never_duplicate(
     cli: Cli, emu: Emulator, proj: ProjectDir, create_plan: Path
 ) -> None:
     # Both pass the freshness check and both create. Each run's check after apply sees the
-    # twins; the run whose twin was created later deactivates its own (selvsync.apply.races).
+    # twins; the run whose twin was created later deactivates its own (selvsync.plan.races).
     results = _race(cli, proj, create_plan)
     emu.faults.clear()
     assert_no_duplicates(emu)

@@ -45,7 +45,8 @@ from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode, SelvsyncError
-from selvsync.live.session import Session, plan_project
+from selvsync.live.planning import plan_project
+from selvsync.live.session import Session
 from selvsync.plan import planfile
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
 
