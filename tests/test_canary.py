@@ -55,7 +55,7 @@ def _scenario(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
     """Run every command that touches a secret; yield everything a person or CI could see."""
-    monkeypatch.setattr("selvsync.cli.default_factory", lambda project: factory_for(emu))
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     caplog.set_level(logging.DEBUG)
     proj = ProjectDir(root)
     proj.write({"sak": idporten("Sak", token_endpoint_auth_method="client_secret_basic")})

@@ -205,7 +205,7 @@ def test_stale_plan_message_golden(
     from harness import factory_for
 
     emu = make_emulator(seed=11)
-    monkeypatch.setattr("selvsync.cli.default_factory", lambda project: factory_for(emu))
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     proj = ProjectDir(tmp_path / "p")
     proj.write({"web": idporten("Web"), "gone": idporten("Gone")})
     assert run(capsys, "apply", "-C", str(proj.root), "--auto-approve")[0] == 0

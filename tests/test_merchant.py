@@ -72,7 +72,7 @@ def test_without_api_a_manual_step_until_confirmed(
 ) -> None:
     from harness import factory_for
 
-    monkeypatch.setattr("selvsync.cli.default_factory", lambda project: factory_for(emu))
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     proj = ProjectDir(tmp_path / "p", project_yaml=NO_API)
     proj.write({"web": idporten("Web")}, merchant=MERCHANT)
     assert main(["apply", "-C", str(proj.root), "--auto-approve"]) == 0
@@ -126,7 +126,7 @@ def test_confirm_refused_where_an_api_exists(
 ) -> None:
     from harness import factory_for
 
-    monkeypatch.setattr("selvsync.cli.default_factory", lambda project: factory_for(emu))
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     proj = ProjectDir(tmp_path / "p")
     proj.write({"web": idporten("Web")}, merchant=MERCHANT)
     assert main(["merchant", "confirm", "-C", str(proj.root), "--env", "test"]) == 1

@@ -17,7 +17,7 @@ from typing import Final
 import click
 
 from selvsync import config
-from selvsync.api.connect import default_factory
+from selvsync.cli import connecting
 from selvsync.cli.options import directory_option, one_environment_option
 from selvsync.errors import ExitCode
 from selvsync.live.session import Session
@@ -101,7 +101,7 @@ def import_command(
     project, note = _load(directory, env)
     if note is not None:
         click.echo(note, err=True)
-    with Session(project, default_factory(project), command="plan") as session:
+    with Session(project, connecting.default_factory(project), command="plan") as session:
         result = import_environment(
             session.client(env),
             project.states[env],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from click.decorators import FC
@@ -30,3 +32,25 @@ environments_option = click.option(
 def one_environment_option(help_text: str = "The environment.") -> Callable[[FC], FC]:
     """``--env ENV``, required: for commands that act on exactly one environment."""
     return click.option("--env", "-e", "env", required=True, metavar="ENV", help=help_text)
+
+
+def project_options(func: FC) -> FC:
+    """``-C DIR`` and ``--env ENV`` (repeatable): for commands over a whole project."""
+    return directory_option(environments_option(func))
+
+
+renew_keys_option = click.option(
+    "--renew-keys",
+    is_flag=True,
+    help="Re-register key sets with keys that expire within the warning window.",
+)
+
+
+def color(stream: Any) -> bool:
+    """Colour only for a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
+
+
+def progress(message: str) -> None:
+    """Progress and diagnostics go to stderr; stdout carries only the command's result."""
+    click.echo(message, err=True)

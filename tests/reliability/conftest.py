@@ -1,10 +1,10 @@
 """Fixtures for the reliability suite: an in-memory emulator that hands out recognisable
 secrets, a project folder, and the CLI wired to that emulator.
 
-The CLI runs through ``selvsync.cli.main`` with ``selvsync.cli.default_factory`` patched to open
-the real DigdirClient over the emulator's in-process transport (tests/harness.py), so exit
-codes, messages and every request are the real ones. Retries never really wait: the client's
-``sleep`` records the requested delays instead.
+The CLI runs through ``selvsync.cli.main`` with ``selvsync.cli.connecting.default_factory``
+patched to open the real DigdirClient over the emulator's in-process transport
+(tests/harness.py), so exit codes, messages and every request are the real ones. Retries never
+really wait: the client's ``sleep`` records the requested delays instead.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def proj(tmp_path: Path) -> ProjectDir:
 @pytest.fixture
 def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     runner = Cli(emu, capsys)
-    monkeypatch.setattr("selvsync.cli.default_factory", runner.default_factory)
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", runner.default_factory)
     return runner
 
 

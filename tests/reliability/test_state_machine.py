@@ -185,8 +185,10 @@ class SelvsyncMachine(RuleBasedStateMachine):
         # what the lock guarantees, not how long it waits, so it polls every 5 ms here.
         quick_lock = functools.partial(apply_lock, sleep=lambda _: time.sleep(0.005))
         with (
-            mock.patch("selvsync.cli.default_factory", lambda project, environ=None: factory),
-            mock.patch("selvsync.cli.apply_lock", quick_lock),
+            mock.patch(
+                "selvsync.cli.connecting.default_factory", lambda project, environ=None: factory
+            ),
+            mock.patch("selvsync.cli.connecting.apply_lock", quick_lock),
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
