@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selvsync.errors import SelvsyncError
+from selvsync.files import open_lock_file
 
 try:
     import fcntl
@@ -40,8 +41,7 @@ def apply_lock(
         yield
         return
     path = root / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_lock_file(path)
     try:
         waited = 0.0
         while True:

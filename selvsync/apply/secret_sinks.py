@@ -7,12 +7,10 @@ secret on stdin and the client key in its environment (never in argv, where `ps`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from selvsync.errors import SelvsyncError
+from selvsync.files import PRIVATE_MODE, FileWriteError, atomic_write
 from selvsync.sensitive.value import Secret
 
 
@@ -83,20 +82,11 @@ class FileSink:
             self._write(data)
 
     def _write(self, data: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=self.path.parent)
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise SecretSinkError(
-                f"secret file {self.path}: cannot write ({exc.strerror})"
-            ) from None
+            atomic_write(self.path, text, mode=PRIVATE_MODE, create_parents=True)
+        except FileWriteError as exc:
+            raise SecretSinkError(f"secret file: {exc}") from None
 
 
 class CommandSink:

@@ -9,11 +9,11 @@ applying one plan file twice never duplicates anything. Plan files never hold se
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from selvsync.errors import ConfigError, Diagnostic, Position, StalePlanError
+from selvsync.files import atomic_write
 from selvsync.marker import classify_owner
 from selvsync.plan.changes import (
     FORMAT_VERSION,
@@ -33,9 +33,7 @@ KIND = "selvsync-plan"
 def write(plan: Plan, path: Path) -> None:
     # The renderer masks anything sensitive by name or type, a second line of defence.
     text = render_json(plan, plan_file=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def read(path: Path) -> Plan:

@@ -25,9 +25,7 @@ nothing here prints; the CLI (``selvsync.cli.importing``) shows the warnings.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from selvsync import rules
 from selvsync.api.client import DigdirClient
 from selvsync.config.keyfiles import PUBLIC_MEMBERS
 from selvsync.errors import ExitCode, SelvsyncError
+from selvsync.files import atomic_write
 from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
@@ -451,16 +450,7 @@ def write_files(files: Mapping[Path, str], *, force: bool = False) -> list[Path]
     for path, text in files.items():
         if path.exists() and _read(path) == text:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are files meant for git
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, text, create_parents=True)
         written.append(path)
     return written
 

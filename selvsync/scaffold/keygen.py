@@ -5,7 +5,6 @@ into a secret store)."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from selvsync.config.keyfiles import jwk_thumbprint, public_jwk_from_key
 from selvsync.errors import SelvsyncError, UsageError
+from selvsync.files import PRIVATE_MODE, atomic_write
 from selvsync.plan.keys import MAX_KEYS
 
 
@@ -50,8 +50,8 @@ def generate(project_root: Path, key: str, *, bits: int = 3072) -> GeneratedKey:
     # keeps it globally unique, as Digdir requires.
     jwk["kid"] = f"{key}-{jwk_thumbprint(jwk)[:16]}"
     ordered = {k: jwk[k] for k in ("kty", "alg", "use", "kid", "e", "n")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"keys": [*existing, ordered]}, indent=2) + "\n", "utf-8")
+    text = json.dumps({"keys": [*existing, ordered]}, indent=2) + "\n"
+    atomic_write(path, text, create_parents=True)
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -73,11 +73,4 @@ def check_private_target(project_root: Path, target: Path, *, force: bool) -> No
 
 
 def write_private(target: Path, pem: bytes) -> None:
-    target = target.expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, pem)
-    finally:
-        os.close(fd)
+    atomic_write(target, pem, mode=PRIVATE_MODE, create_parents=True)
