@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 _MARKER = re.compile(r"\s*\[selvsync:v1((?: [a-z]=[A-Za-z0-9._-]+)*)\]\s*$")
 _OTHER_SELVSYNC = re.compile(r"\[selvsync:[^\]]*\]")
@@ -89,3 +91,21 @@ def classify_owner(description: str | None, owner: str) -> tuple[Marker | None, 
     text = (description or "").strip()
     foreign = bool(_OTHER_SELVSYNC.search(text) or _DIGDIRATOR.match(text))
     return None, foreign
+
+
+def index_managed(
+    clients: Iterable[Mapping[str, Any]], owner: str
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Active live clients carrying ``owner``'s marker, grouped by client key.
+
+    The one way every step finds "our live client for key K": a group of more than one is a
+    set of twins (see selvsync.plan.races), and each group keeps the listing's order.
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for client in clients:
+        if client.get("active") is False:
+            continue
+        marker, _ = classify_owner(client.get("description"), owner)
+        if marker is not None:
+            groups.setdefault(marker.key, []).append(client)
+    return groups

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from selvsync.errors import SelvsyncError
 from selvsync.live.session import Session
-from selvsync.marker import classify_owner, compose, parse
+from selvsync.marker import compose, index_managed, parse
 from selvsync.plan import merchant as merchantplan
 from selvsync.plan.diff import writable
 
@@ -35,22 +35,21 @@ def confirm_merchant(session: Session, env: str, keys: Sequence[str] = ()) -> li
     client = session.client(env)
     owner = session.project.owner
     confirmed: list[str] = []
-    for live in client.list_clients():
-        marker, _ = classify_owner(live.get("description"), owner)
-        if live.get("active") is False or marker is None or marker.key not in wanted:
+    for key, group in index_managed(client.list_clients(), owner).items():
+        if key not in wanted:
             continue
-        declared = state.clients[marker.key].merchant
+        declared = state.clients[key].merchant
         if declared is None or declared.empty:
-            raise SelvsyncError(f"{env}: '{marker.key}' declares no merchant data to confirm")
+            raise SelvsyncError(f"{env}: '{key}' declares no merchant data to confirm")
         digest = merchantplan.digest(declared)
-        if marker.merchant_digest == digest:
-            confirmed.append(marker.key)
-            continue
-        human, _ = parse(live.get("description"))
-        body = writable(live)
-        body["description"] = compose(human, marker.with_(merchant_digest=digest))
-        client.update_client(str(live["client_id"]), body)
-        confirmed.append(marker.key)
+        for live in group:
+            human, marker = parse(live.get("description"))
+            if marker is None or marker.merchant_digest == digest:
+                continue
+            body = writable(dict(live))
+            body["description"] = compose(human, marker.with_(merchant_digest=digest))
+            client.update_client(str(live["client_id"]), body)
+        confirmed.append(key)
     missing = sorted(wanted - set(confirmed))
     if missing:
         raise SelvsyncError(

@@ -19,7 +19,7 @@ from selvsync.api.errors import AmbiguousWriteError, ApiError
 from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
 from selvsync.errors import SelvsyncError, UnsafePlanError
 from selvsync.live.session import Session
-from selvsync.marker import classify_owner, compose, parse
+from selvsync.marker import compose, index_managed, parse
 from selvsync.plan.changes import APPLY_PHASES, Action, Change, Plan
 from selvsync.plan.diff import SECRET_METHODS, writable
 from selvsync.plan.results import ApplyReport, Outcome, Status
@@ -239,11 +239,8 @@ class _Runner:
         return found, None
 
     def _find_marked(self, key: str, exclude: str | None) -> str | None:
-        for live in self.client.list_clients():
-            if live.get("active") is False or live.get("client_id") == exclude:
-                continue
-            marker, _ = classify_owner(live.get("description"), self.owner)
-            if marker is not None and marker.key == key:
+        for live in index_managed(self.client.list_clients(), self.owner).get(key, []):
+            if live.get("client_id") != exclude:
                 return str(live["client_id"])
         return None
 
@@ -287,12 +284,8 @@ def rotate_secret_now(
     """
     client = session.client(env)
     owner = session.project.owner
-    target = None
-    for live in client.list_clients():
-        marker, _ = classify_owner(live.get("description"), owner)
-        if live.get("active") is not False and marker is not None and marker.key == key:
-            target = live
-            break
+    found = index_managed(client.list_clients(), owner).get(key)
+    target = dict(found[0]) if found else None
     if target is None:
         raise SelvsyncError(
             f"{env}: no active client managed by selvsync with key '{key}'; "

@@ -14,7 +14,7 @@ from typing import Any
 
 from selvsync.errors import ConfigError, Diagnostic, Position, StalePlanError
 from selvsync.files import atomic_write
-from selvsync.marker import classify_owner
+from selvsync.marker import classify_owner, index_managed
 from selvsync.plan.changes import (
     FORMAT_VERSION,
     JWKS_SUFFIX,
@@ -117,13 +117,7 @@ def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:
                 )
         elif fingerprint(client) != digest:
             problems.append(f"{_name(client, owner)} changed since the plan was made")
-    present = set()
-    for client in live.clients:
-        if client.get("active") is False:
-            continue
-        marker, _ = classify_owner(client.get("description"), owner)
-        if marker is not None:
-            present.add(marker.key)
+    present = index_managed(live.clients, owner)
     for key in saved.absent:
         if key in present:
             problems.append(f"'{key}' was planned for create but now exists")

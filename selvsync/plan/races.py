@@ -16,13 +16,12 @@ and whichever wrote last may hold the secret of the twin that goes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from selvsync.marker import classify_owner
+from selvsync.marker import index_managed
 from selvsync.plan.diff import SECRET_METHODS
 
 RACE_WINDOW = timedelta(minutes=10)
@@ -48,13 +47,7 @@ def find_twins(
     clients: Iterable[Mapping[str, Any]], owner: str, created_here: set[str]
 ) -> list[Twins]:
     """Groups of active twins one of which this run created (``created_here``: ids)."""
-    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for client in clients:
-        if client.get("active") is False:
-            continue
-        marker, _ = classify_owner(client.get("description"), owner)
-        if marker is not None:
-            groups[marker.key].append(client)
+    groups = index_managed(clients, owner)
     found: list[Twins] = []
     for key, group in sorted(groups.items()):
         ids = {str(c.get("client_id")) for c in group}
