@@ -29,7 +29,7 @@ import httpx
 from selvsync.api.errors import InvalidResponseError, UnsupportedOperationError
 from selvsync.api.retry import RetryPolicy, Sender, WriteContext
 from selvsync.errors import ConfigError, Diagnostic
-from selvsync.rules.loopback import is_loopback
+from selvsync.rules.uris import is_loopback
 from selvsync.sensitive.value import Secret
 
 if TYPE_CHECKING:

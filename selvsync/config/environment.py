@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from selvsync.errors import Diagnostic, Position
 from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
-from selvsync.rules.loopback import is_loopback
+from selvsync.rules.uris import is_loopback
 from selvsync.yaml import Document, PathKey, dotted
 
 # Digdir's published hosts; an environment pointing at one of them needs no issuer settings.

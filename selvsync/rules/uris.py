@@ -10,6 +10,7 @@ so that one URI can yield several problems and the caller decides how to place t
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit
@@ -17,8 +18,21 @@ from urllib.parse import SplitResult, urlsplit
 Path = tuple[str | int, ...]
 Report = Callable[[Path, str, str], None]
 
-# Hosts that name the user's own machine. urlsplit() strips the brackets of "[::1]".
+# Two notions of "this machine", side by side so they never drift apart:
+# * LOOPBACK_HOSTS: what Digdir accepts as a localhost redirect URI (the exact names);
+# * is_loopback(): where selvsync may speak plain http:// (any of 127.0.0.0/8 and ::1).
+# urlsplit() strips the brackets of "[::1]".
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 # Schemes that are never a redirect target, even for a native app: they run code or read
 # local files instead of handing the authorization response to an app.
