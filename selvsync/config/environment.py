@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
 from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
-from selvsync.rules.uris import is_loopback
 from selvsync.yaml import Document, PathKey, dotted
-
-# Digdir's published hosts; an environment pointing at one of them needs no issuer settings.
-KNOWN_APIS: dict[str, tuple[str, str]] = {
-    "https://api.samarbeid.digdir.no": (
-        "https://maskinporten.no/",
-        "https://maskinporten.no/token",
-    ),
-    "https://api.test.samarbeid.digdir.no": (
-        "https://test.maskinporten.no/",
-        "https://test.maskinporten.no/token",
-    ),
-}
 
 
 def parse_environment(
@@ -32,27 +20,25 @@ def parse_environment(
     def fail(pos: Position | None, field: str, message: str, hint: str = "") -> None:
         errors.append(Diagnostic(pos, field, message, hint))
 
-    api = str(raw["api"]).rstrip("/")
     here: PathKey = ("environments", name)
+    api = _api_of(raw, here, doc, fail)
     issuer, token_endpoint = raw.get("issuer"), raw.get("token_endpoint")
     if api != EMULATOR:
-        known = KNOWN_APIS.get(api)
-        issuer = issuer or (known[0] if known else None)
-        token_endpoint = token_endpoint or (known[1] if known else None)
-        if not api.startswith(("https://", "http://")):
-            fail(
-                doc.locate((*here, "api")),
-                dotted((*here, "api")),
-                f"'{api}' is neither `emulator` nor a URL",
-                "e.g. https://api.test.samarbeid.digdir.no",
-            )
-        elif api.startswith("http://") and not is_loopback(urlsplit(api).hostname or ""):
-            fail(
-                doc.locate((*here, "api")),
-                dotted((*here, "api")),
-                "plain http:// is only allowed to this machine (localhost, 127.0.0.0/8, ::1)",
-                "use https://",
-            )
+        known = digdir_for_api(api)
+        issuer = issuer or (known.issuer if known else None)
+        token_endpoint = token_endpoint or (known.token_endpoint if known else None)
+        for field, url in (("api", api), ("token_endpoint", token_endpoint)):
+            if not url or not url.startswith(("https://", "http://")):
+                continue  # not a URL at all: reported on its own
+            reason = untrusted_reason(url)
+            if reason is not None:
+                at = field if field in raw else "digdir" if "digdir" in raw else "api"
+                fail(
+                    doc.locate((*here, at)),
+                    dotted((*here, at)),
+                    f"{reason}; selvsync sends credentials only to trusted hosts",
+                    "use https://" if url.startswith("http://") else trust_hint(url),
+                )
         auth = raw.get("auth")
         if auth is None:
             fail(
@@ -142,3 +128,39 @@ def _check_auth(
                 "a PKCS#12 file needs `password_env`",
                 "name the environment variable that holds the password",
             )
+
+
+def _api_of(
+    raw: dict[str, Any],
+    here: PathKey,
+    doc: Document,
+    fail: Callable[[Position | None, str, str, str], None],
+) -> str:
+    """The API base: `api:` as written, or Digdir's for `digdir: test|prod` (exactly one)."""
+    named = raw.get("digdir")
+    if named is not None and "api" in raw:
+        fail(
+            doc.locate_key((*here, "digdir")),
+            dotted((*here, "digdir")),
+            "give `digdir:` or `api:`, not both",
+            f"`digdir: {named}` already means api {DIGDIR[str(named)].api}",
+        )
+    if named is not None:
+        return DIGDIR[str(named)].api
+    if "api" not in raw:
+        fail(
+            doc.locate_key(here),
+            dotted(here),
+            "an environment needs `digdir:` (test or prod) or `api:`",
+            "e.g. `digdir: test`, or `api: emulator` for the embedded emulator",
+        )
+        return EMULATOR
+    api = str(raw["api"]).rstrip("/")
+    if api != EMULATOR and not api.startswith(("https://", "http://")):
+        fail(
+            doc.locate((*here, "api")),
+            dotted((*here, "api")),
+            f"'{api}' is neither `emulator` nor a URL",
+            "e.g. `digdir: test`, or https://api.test.samarbeid.digdir.no",
+        )
+    return api
