@@ -144,9 +144,9 @@ def test_detector_finds_the_leak_when_redaction_is_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import selvsync.api.errors
-    import selvsync.api.retry
+    import selvsync.api.sender
 
-    for module in (selvsync.api.errors, selvsync.api.retry):
+    for module in (selvsync.api.errors, selvsync.api.sender):
         monkeypatch.setattr(module, "redact", lambda text: text)
     seen = list(_scenario(emu, tmp_path / "p", capsys, caplog, monkeypatch))
     assert any(_leaks(text) for text in seen)

@@ -3,7 +3,7 @@
 :class:`DigdirClient` wraps one environment's API: typed calls for clients, keys, secrets
 and (where the environment has an API for it) merchant data. It is safe to share between
 the threads of a bounded worker pool: the connection pool is sized to ``concurrency``,
-tokens come from a thread-safe :class:`~selvsync.api.auth.TokenProvider`, and the retry
+tokens come from a thread-safe :class:`~selvsync.api.auth.base.TokenProvider`, and the retry
 budget is shared.
 
 Writes that are not idempotent (``POST /clients``, ``POST /clients/{id}/secret``) are
@@ -15,89 +15,32 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-import certifi
 import httpx
 
+from selvsync.api.auth.base import TokenProvider
 from selvsync.api.errors import InvalidResponseError, UnsupportedOperationError
-from selvsync.api.retry import RetryPolicy, Sender, WriteContext
-from selvsync.errors import ConfigError, Diagnostic
-from selvsync.rules.uris import is_loopback
+from selvsync.api.http import new_http_client
+from selvsync.api.retry import RetryPolicy
+from selvsync.api.sender import Sender, WriteContext
 from selvsync.sensitive.value import Secret
-
-if TYPE_CHECKING:
-    from selvsync.api.auth import TokenProvider
 
 DEFAULT_PREFIX = "/api/v1"
 # The emulator's merchant-data extension; Digdir itself has no merchant API. Merchant path
 # templates are relative to the prefix like every other path, unless they use {prefix}
 # themselves; the client id goes in {id} (or {client_id}).
 EMULATOR_MERCHANT_PATH = "/x-emulator/clients/{id}/merchant"
-USER_AGENT = "selvsync/0.1"
+EMULATOR_MERCHANT_LIST_PATH = "/x-emulator/merchant"
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MAX_PAGES = 1000
 
 Json = dict[str, Any]
-
-
-def check_url(url: str, *, transport_injected: bool) -> None:
-    """Allow https everywhere; plain http only to loopback or an in-process transport."""
-    parsed = httpx.URL(url)
-    if parsed.scheme == "https":
-        return
-    if parsed.scheme == "http" and (transport_injected or is_loopback(parsed.host)):
-        return
-    raise ConfigError(
-        [
-            Diagnostic(
-                None,
-                "api",
-                f"refusing {url}: only https:// is allowed, and http:// only to this machine "
-                "(localhost, 127.0.0.0/8, ::1)",
-            )
-        ]
-    )
-
-
-def new_http_client(
-    base_url: str,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    ca_bundle: str | None = None,
-    timeout: float = 30.0,
-    concurrency: int = 4,
-) -> httpx.Client:
-    """An httpx client with TLS verification always on and a bounded connection pool."""
-    check_url(base_url, transport_injected=transport is not None)
-    verify: ssl.SSLContext | bool = True
-    if ca_bundle is not None:
-        try:
-            # Adds to the usual trust store (httpx's default, certifi) rather than replacing
-            # it, so a proxy's CA can be trusted without losing the public roots.
-            verify = ssl.create_default_context(cafile=certifi.where())
-            verify.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                [Diagnostic(None, "ca_bundle", f"{ca_bundle}: cannot load CA bundle ({exc})")]
-            ) from None
-    return httpx.Client(
-        base_url=base_url,
-        transport=transport,
-        verify=verify,
-        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        # Redirects are not followed: a redirect would resend the bearer token elsewhere.
-        # trust_env stays on so HTTPS_PROXY and SSL_CERT_FILE work in corporate CI.
-        follow_redirects=False,
-    )
 
 
 @dataclass(frozen=True)

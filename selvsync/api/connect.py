@@ -13,13 +13,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from selvsync.api.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
-from selvsync.api.client import DigdirClient
+from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
 from selvsync.model import EnvironmentSettings, Project
 from selvsync.sensitive.value import Secret
 
-# The emulator's own merchant-data extension; Digdir publishes no such API.
-EMULATOR_MERCHANT_PATH = "/x-emulator/clients/{client_id}/merchant"
-EMULATOR_MERCHANT_LIST_PATH = "/x-emulator/merchant"
 EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
 
 ClientFactory = Callable[[EnvironmentSettings, str], DigdirClient]

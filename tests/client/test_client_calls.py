@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from selvsync.api.client import EMULATOR_MERCHANT_PATH, DigdirClient, check_url
+from selvsync.api.client import EMULATOR_MERCHANT_PATH, DigdirClient
 from selvsync.api.errors import (
     ConflictError,
     ForbiddenError,
@@ -18,6 +18,7 @@ from selvsync.api.errors import (
     TermsNotSignedError,
     UnsupportedOperationError,
 )
+from selvsync.api.http import check_url
 from selvsync.errors import ConfigError, ExitCode
 from selvsync.sensitive.value import Secret
 

@@ -1,324 +1,89 @@
-"""Access tokens for Digdir's self-service API.
+"""Access tokens for Digdir's self-service API: the registry of ``auth.method`` values.
 
-The organisation's admin client ("selvbetjeningsklient") gets tokens from Maskinporten
-with the JWT-bearer grant (RFC 7523). Three ways to authenticate, chosen by the
-environment's ``auth:`` mapping in ``selvsync.yaml`` (see docs/authentication.md):
+The organisation's admin client ("selvbetjeningsklient") authenticates in one of the ways
+listed in :data:`PROVIDERS`, chosen by the environment's ``auth:`` mapping in
+``selvsync.yaml`` (see docs/authentication.md):
 
-* ``certificate``: the assertion is signed with the enterprise certificate's key and
-  carries the certificate chain in ``x5c`` (PKCS#12 file, or PEM key + PEM chain);
-* ``key``: signed with a key registered on the admin client, named by ``kid``;
-* ``token``: a pre-issued bearer token from an environment variable.
+* ``certificate``: a Maskinporten grant signed with the enterprise certificate's key,
+  carrying the certificate chain in ``x5c`` (:mod:`.maskinporten`);
+* ``key``: a Maskinporten grant signed with a key registered on the admin client, named by
+  ``kid`` (:mod:`.maskinporten`);
+* ``token``: a pre-issued bearer token from an environment variable (:mod:`.static`).
 
-Tokens are opaque, cached per scope set until shortly before they expire, and fetched
-by one thread at a time so a worker pool asking at once causes one token request.
+A new method is one row in :data:`PROVIDERS` plus its module; the ``method`` enum of
+``selvsync/schemas/selvsync.schema.json`` is checked against the table by a unit test.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import httpx
-import jwt
 
-from selvsync.api.client import new_http_client
-from selvsync.api.errors import (
-    AuthenticationError,
-    CredentialsError,
-    NetworkError,
-    parse_error_body,
+from selvsync.api.auth.base import (
+    GRANT_TYPE,
+    READ_SCOPES,
+    WRITE_SCOPES,
+    BuildContext,
+    Builder,
+    TokenProvider,
+    ca_bundle_from,
+    resolve,
+    scopes_for,
 )
-from selvsync.api.retry import RETRYABLE_STATUSES, RetryBudget, RetryPolicy, next_delay
-from selvsync.sensitive.redact import redact, register
-from selvsync.sensitive.value import (
-    RsaKey,
-    Secret,
-    load_chain,
-    load_pkcs12,
-    load_private_key,
-    secret_from_env,
-    x5c_header,
+from selvsync.api.auth.maskinporten import (
+    MaskinportenTokenProvider,
+    Signer,
+    build_certificate,
+    build_key,
 )
+from selvsync.api.auth.static import StaticTokenProvider, build_static
+from selvsync.api.errors import CredentialsError
+from selvsync.api.retry import RetryPolicy
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
-WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
-# Maskinporten rejects assertions living longer than 120 s.
-MAX_ASSERTION_LIFETIME = 120
-# Maskinporten's descriptions for assertions rejected on time ("iat is in the future",
-# "JWT has expired", ...). Certificate validity has its own hint below.
-_CLOCK_HINT = re.compile(
-    r"\b(iat|exp|nbf)\b|expired|in the future|not yet valid|clock|skew|too old",
-    re.IGNORECASE,
-)
+__all__ = [
+    "GRANT_TYPE",
+    "PROVIDERS",
+    "READ_SCOPES",
+    "WRITE_SCOPES",
+    "AuthMethod",
+    "BuildContext",
+    "MaskinportenTokenProvider",
+    "Signer",
+    "StaticTokenProvider",
+    "TokenProvider",
+    "build_token_provider",
+    "ca_bundle_from",
+    "resolve",
+    "scopes_for",
+]
 
-log = logging.getLogger("selvsync.http")
-
-
-@runtime_checkable
-class TokenProvider(Protocol):
-    """Something that hands out access tokens for Digdir's API."""
-
-    def access_token(self, scopes: Sequence[str]) -> str:
-        """A valid access token carrying ``scopes``. Cached; thread-safe."""
-        ...
-
-    def invalidate(self, token: str | None = None) -> None:
-        """Forget ``token`` (or every cached token) because the API rejected it."""
-        ...
-
-
-class StaticTokenProvider:
-    """A pre-issued bearer token (``method: token``). It cannot be refreshed."""
-
-    refreshable = False
-
-    def __init__(self, token: Secret, *, source: str = "a pre-issued token") -> None:
-        self._token = token
-        self.description = f"the bearer token from {source}"
-
-    def access_token(self, scopes: Sequence[str]) -> str:
-        return self._token.reveal()
-
-    def invalidate(self, token: str | None = None) -> None:
-        """Nothing to refresh: the client's retry after a 401 will fail clearly."""
+# Settings that would hold a secret in selvsync.yaml itself; secrets come from files and
+# environment variables only.
+_LITERAL_SECRETS = frozenset({"password", "token", "secret", "client_secret"})
 
 
 @dataclass(frozen=True)
-class Signer:
-    """Signs grant assertions: RS256 with either an ``x5c`` chain or a ``kid``."""
+class AuthMethod:
+    """One ``auth.method``: how to build its provider, and what config checks need to know."""
 
-    private_key: RsaKey
-    x5c: tuple[str, ...] = ()
-    kid: str | None = None
+    build: Builder
+    requires: tuple[str, ...]  # settings it cannot do without (whatever else it reads)
+    grant: bool  # a Maskinporten grant: needs the environment's issuer and token_endpoint
 
-    def __post_init__(self) -> None:
-        if bool(self.x5c) == bool(self.kid):
-            raise ValueError("a Signer needs exactly one of x5c and kid")
-
-    def sign(self, claims: Mapping[str, Any]) -> str:
-        headers: dict[str, Any] = {"x5c": list(self.x5c)} if self.x5c else {"kid": self.kid}
-        return jwt.encode(dict(claims), self.private_key, algorithm="RS256", headers=headers)
+    def __call__(self, settings: Mapping[str, Any], context: BuildContext) -> TokenProvider:
+        return self.build(settings, context)
 
 
-@dataclass
-class _Cached:
-    token: str
-    refresh_at: float
-
-
-class MaskinportenTokenProvider:
-    """JWT-bearer grant against Maskinporten, with caching per scope set."""
-
-    def __init__(
-        self,
-        client_id: str,
-        *,
-        issuer: str,
-        token_endpoint: str,
-        signer: Signer,
-        transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        retry: RetryPolicy | None = None,
-        ca_bundle: str | None = None,
-        timeout: float = 30.0,
-        refresh_margin: float = 30.0,
-        assertion_lifetime: int = MAX_ASSERTION_LIFETIME,
-        mode: str = "certificate",
-    ) -> None:
-        if not 0 < assertion_lifetime <= MAX_ASSERTION_LIFETIME:
-            raise ValueError(f"assertion_lifetime must be 1..{MAX_ASSERTION_LIFETIME} s")
-        self.refreshable = True
-        self.client_id = client_id
-        self.issuer = issuer
-        self.token_endpoint = token_endpoint
-        self.description = f"admin client {client_id} ({mode} grant at {token_endpoint})"
-        self._signer = signer
-        self._clock = clock
-        self._sleep = sleep
-        self._retry = retry or RetryPolicy()
-        self._budget = RetryBudget(self._retry.budget_seconds)
-        self._margin = refresh_margin
-        self._lifetime = assertion_lifetime
-        self._cache: dict[tuple[str, ...], _Cached] = {}
-        # One lock for cache and fetch: eight workers asking at once cause one request.
-        self._lock = threading.Lock()
-        self._http = new_http_client(
-            token_endpoint, transport=transport, ca_bundle=ca_bundle, timeout=timeout
-        )
-        self.request_count = 0
-
-    def close(self) -> None:
-        self._http.close()
-
-    def access_token(self, scopes: Sequence[str]) -> str:
-        key = tuple(sorted(set(scopes)))
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and self._clock() < cached.refresh_at:
-                return cached.token
-            fresh = self._fetch(key)
-            self._cache[key] = fresh
-            return fresh.token
-
-    def invalidate(self, token: str | None = None) -> None:
-        with self._lock:
-            for key, cached in list(self._cache.items()):
-                if token is None or cached.token == token:
-                    del self._cache[key]
-
-    def _assertion(self, scopes: tuple[str, ...]) -> str:
-        iat = int(self._clock())
-        claims = {
-            "aud": self.issuer,
-            "iss": self.client_id,
-            "scope": " ".join(scopes),
-            "iat": iat,
-            "exp": iat + self._lifetime,
-            "jti": str(uuid.uuid4()),  # fresh for every attempt: reuse is rejected
-        }
-        # Not registered with the redactor: an assertion is a JWT, which redaction catches
-        # by shape, and registering every one would bloat the registry for nothing.
-        return self._signer.sign(claims)
-
-    def _fetch(self, scopes: tuple[str, ...]) -> _Cached:
-        path = httpx.URL(self.token_endpoint).path or "/"
-        for attempt in range(1, self._retry.max_attempts + 1):
-            started = time.monotonic()
-            self.request_count += 1
-            form = {"grant_type": GRANT_TYPE, "assertion": self._assertion(scopes)}
-            retry_after: str | None = None
-            status: int | None = None
-            try:
-                response = self._http.post(self.token_endpoint, data=form)
-                response.read()
-            except httpx.TransportError as exc:
-                why = f"{type(exc).__name__} ({exc})"
-            else:
-                status = response.status_code
-                elapsed = time.monotonic() - started
-                log.debug(
-                    "POST %s -> %s in %.0f ms (token request, attempt %d)",
-                    path, status, elapsed * 1000, attempt,
-                )
-                if status == 200:
-                    return self._parse(response, scopes)
-                if status not in RETRYABLE_STATUSES and status < 500:
-                    raise self._refusal(response, scopes)
-                why = f"status {status}"
-                retry_after = response.headers.get("Retry-After")
-            # A grant has no side effect beyond issuing a token, and each attempt carries
-            # a fresh jti, so repeating it is always safe.
-            self._budget.charge(time.monotonic() - started)
-            if attempt == self._retry.max_attempts:
-                break
-            delay = next_delay(
-                self._retry, self._budget, attempt=attempt, retry_after=retry_after,
-                status=status, now=self._clock(), method="POST", path=path, why=why,
-            )
-            log.info("POST %s: %s; retrying in %.1f s", path, why, delay)
-            self._sleep(delay)
-        raise NetworkError(
-            f"could not get an access token from {self.token_endpoint}: {redact(why)} "
-            f"(after {self._retry.max_attempts} attempts)",
-            method="POST",
-            path=path,
-            attempts=self._retry.max_attempts,
-        )
-
-    def _parse(self, response: httpx.Response, scopes: tuple[str, ...]) -> _Cached:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        token = data.get("access_token") if isinstance(data, dict) else None
-        expires_in = data.get("expires_in", 120) if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
-            raise AuthenticationError(
-                f"{self.token_endpoint} answered 200 without a usable access_token/expires_in",
-                method="POST", path=response.url.path, status=200,
-            )
-        register(token)
-        token_type = data.get("token_type", "Bearer") if isinstance(data, dict) else "Bearer"
-        if str(token_type).lower() != "bearer":
-            raise AuthenticationError(
-                f"{self.token_endpoint} issued a {token_type!s} token; selvsync needs Bearer",
-                method="POST", path=response.url.path, status=200,
-            )
-        # Reuse until shortly before expiry; very short lifetimes keep half as margin.
-        margin = min(self._margin, float(expires_in) / 2)
-        log.info("got an access token for %s, valid %d s", " ".join(scopes), int(expires_in))
-        return _Cached(token, self._clock() + float(expires_in) - margin)
-
-    def _refusal(self, response: httpx.Response, scopes: tuple[str, ...]) -> AuthenticationError:
-        body = parse_error_body(response.content, response.headers.get("content-type", ""))
-        detail = body.summary() or f"status {response.status_code}"
-        code = body.error or ""
-        message = (
-            f"Maskinporten ({self.token_endpoint}) refused the JWT grant for admin client "
-            f"{self.client_id}: {code + ': ' if code else ''}{detail}"
-        )
-        text = f"{code} {detail}"
-        if _CLOCK_HINT.search(text) and "certificate" not in text.lower():
-            message += (
-                ". The assertion's time claims were rejected: check the machine's clock (NTP); "
-                "Maskinporten allows only about 10 s of skew"
-            )
-        elif code == "invalid_scope" or "scope" in text.lower():
-            message += (
-                f". Requested scopes: {' '.join(scopes)}. Ask Digdir to grant them to the "
-                "admin client, or narrow auth.scopes in selvsync.yaml"
-            )
-        elif code in ("invalid_client", "invalid_grant", "unauthorized_client"):
-            message += (
-                ". Check that client_id is the admin client of this environment and that its "
-                "certificate or key is registered there (test certificates are rejected in "
-                "prod and vice versa; a new key can take minutes to be accepted)"
-            )
-        return AuthenticationError(
-            message,
-            method="POST",
-            path=response.url.path,
-            status=response.status_code,
-            error=body.error,
-            error_description=body.error_description,
-            correlation_id=body.correlation_id,
-        )
-
-
-def scopes_for(settings: Mapping[str, Any], command: str) -> tuple[str, ...]:
-    """The scopes ``command`` ("plan" or "apply") asks for: least privilege by default."""
-    configured = settings.get("scopes") or {}
-    if isinstance(configured, Mapping) and configured.get(command):
-        return tuple(str(s) for s in configured[command])
-    return WRITE_SCOPES if command == "apply" else READ_SCOPES
-
-
-def resolve(project_dir: Path, value: str) -> Path:
-    """A path from selvsync.yaml: ``~`` expanded, relative to the project directory."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else project_dir / path
-
-
-def ca_bundle_from(settings: Mapping[str, Any], project_dir: Path) -> str | None:
-    """The environment's custom CA bundle, if it names one."""
-    value = settings.get("ca_bundle")
-    return str(resolve(project_dir, str(value))) if value else None
-
-
-def _require(settings: Mapping[str, Any], key: str, method: str) -> str:
-    value = settings.get(key)
-    if not isinstance(value, str) or not value:
-        raise CredentialsError(f"auth: method {method} needs '{key}' in selvsync.yaml")
-    return value
+PROVIDERS: dict[str, AuthMethod] = {
+    "certificate": AuthMethod(build_certificate, requires=("client_id",), grant=True),
+    "key": AuthMethod(build_key, requires=("client_id", "kid", "private_key"), grant=True),
+    "token": AuthMethod(build_static, requires=("token_env",), grant=False),
+}
 
 
 def build_token_provider(
@@ -338,55 +103,30 @@ def build_token_provider(
     Secrets come only from files (checked to be private to the owner) and environment
     variables. Raises :class:`CredentialsError` naming the setting, file or variable.
     """
-    literal = sorted({"password", "token", "secret", "client_secret"} & settings.keys())
+    literal = sorted(_LITERAL_SECRETS & settings.keys())
     if literal:
         raise CredentialsError(
             f"auth: literal secrets in selvsync.yaml are refused ({', '.join(literal)}); "
             "name an environment variable instead (password_env, token_env)"
         )
     method = settings.get("method")
-    if method == "token":
-        name = _require(settings, "token_env", "token")
-        return StaticTokenProvider(
-            secret_from_env(environ, name, "the pre-issued access token"), source=f"${name}"
-        )
-    if method not in ("certificate", "key"):
-        raise CredentialsError(
-            f"auth: unknown method {method!r}; use certificate, key or token"
-        )
-    client_id = _require(settings, "client_id", method)
-    password: Secret | None = None
-    if settings.get("password_env"):
-        name = str(settings["password_env"])
-        password = secret_from_env(environ, name, "the key or PKCS#12 password")
-    if method == "key":
-        kid = _require(settings, "kid", "key")
-        key = load_private_key(
-            resolve(project_dir, _require(settings, "private_key", "key")), password
-        )
-        signer = Signer(key, kid=kid)
-    elif settings.get("pkcs12"):
-        if password is None:
-            raise CredentialsError("auth: a pkcs12 file needs password_env naming its password")
-        key, chain = load_pkcs12(resolve(project_dir, str(settings["pkcs12"])), password)
-        signer = Signer(key, x5c=x5c_header(chain, now=clock()))
-    else:
-        key = load_private_key(
-            resolve(project_dir, _require(settings, "private_key", "certificate")), password
-        )
-        chain = load_chain(
-            resolve(project_dir, _require(settings, "certificate", "certificate")), key
-        )
-        signer = Signer(key, x5c=x5c_header(chain, now=clock()))
-    return MaskinportenTokenProvider(
-        client_id,
+    entry = PROVIDERS.get(method) if isinstance(method, str) else None
+    if entry is None:
+        raise CredentialsError(f"auth: unknown method {method!r}; use {_method_names()}")
+    context = BuildContext(
+        project_dir=project_dir,
         issuer=issuer,
         token_endpoint=token_endpoint,
-        signer=signer,
+        environ=environ,
         transport=transport,
         clock=clock,
         sleep=sleep,
         retry=retry,
-        ca_bundle=ca_bundle_from(settings, project_dir),
-        mode=str(method),
     )
+    return entry(settings, context)
+
+
+def _method_names() -> str:
+    """``certificate, key or token``: the registered methods, for messages."""
+    names = list(PROVIDERS)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

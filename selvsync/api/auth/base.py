@@ -1,0 +1,84 @@
+"""What every way of authenticating shares: the token provider interface, scopes, settings.
+
+This module sits below its users: the sender asks a :class:`TokenProvider` for tokens
+without knowing how they are made, and each method's builder
+(:data:`selvsync.api.auth.PROVIDERS`) reads its ``auth:`` mapping through the helpers here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+
+from selvsync.api.errors import CredentialsError
+from selvsync.api.retry import RetryPolicy
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
+WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Something that hands out access tokens for Digdir's API."""
+
+    def access_token(self, scopes: Sequence[str]) -> str:
+        """A valid access token carrying ``scopes``. Cached; thread-safe."""
+        ...
+
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget ``token`` (or every cached token) because the API rejected it."""
+        ...
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder needs besides the ``auth:`` mapping: where, and how to reach it."""
+
+    project_dir: Path
+    issuer: str
+    token_endpoint: str
+    environ: Mapping[str, str]
+    transport: httpx.BaseTransport | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    retry: RetryPolicy | None = None
+
+
+class Builder(Protocol):
+    """Makes the token provider for one method from a validated ``auth:`` mapping."""
+
+    def __call__(self, settings: Mapping[str, Any], context: BuildContext) -> TokenProvider: ...
+
+
+def scopes_for(settings: Mapping[str, Any], command: str) -> tuple[str, ...]:
+    """The scopes ``command`` ("plan" or "apply") asks for: least privilege by default."""
+    configured = settings.get("scopes") or {}
+    if isinstance(configured, Mapping) and configured.get(command):
+        return tuple(str(s) for s in configured[command])
+    return WRITE_SCOPES if command == "apply" else READ_SCOPES
+
+
+def resolve(project_dir: Path, value: str) -> Path:
+    """A path from selvsync.yaml: ``~`` expanded, relative to the project directory."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else project_dir / path
+
+
+def ca_bundle_from(settings: Mapping[str, Any], project_dir: Path) -> str | None:
+    """The environment's custom CA bundle, if it names one."""
+    value = settings.get("ca_bundle")
+    return str(resolve(project_dir, str(value))) if value else None
+
+
+def require(settings: Mapping[str, Any], key: str, method: str) -> str:
+    """The string setting ``key`` that ``method`` cannot do without."""
+    value = settings.get(key)
+    if not isinstance(value, str) or not value:
+        raise CredentialsError(f"auth: method {method} needs '{key}' in selvsync.yaml")
+    return value
