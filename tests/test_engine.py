@@ -22,7 +22,8 @@ from selvsync.errors import StalePlanError
 from selvsync.live.session import plan_project, read_snapshot
 from selvsync.marker import parse
 from selvsync.plan import planfile
-from selvsync.plan.changes import Action, Plan, PlanOptions
+from selvsync.plan.actions import Action
+from selvsync.plan.changes import Plan, PlanOptions
 
 
 @pytest.fixture

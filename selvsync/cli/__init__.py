@@ -36,6 +36,7 @@ from selvsync.live.session import (
 from selvsync.model import Project
 from selvsync.plan import planfile
 from selvsync.plan.changes import Plan, PlanOptions
+from selvsync.render import FORMATS
 from selvsync.render.apply_report import report_table, twin_notes
 from selvsync.render.github_summary import write_step_summary
 from selvsync.scaffold.keygen import check_private_target, generate, write_private
@@ -176,7 +177,7 @@ def _explain_refusals(plan: Plan, force: bool) -> list[str]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(list(FORMATS)),
     default="text",
     show_default=True,
     help="Output format of the plan on stdout.",

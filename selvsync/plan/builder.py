@@ -17,13 +17,14 @@ from selvsync.model import DesiredClient, DesiredState
 from selvsync.plan import diff
 from selvsync.plan import keys as keyplan
 from selvsync.plan import merchant as merchantplan
+from selvsync.plan.actions import Action
 from selvsync.plan.changes import (
-    Action,
     Change,
     EnvironmentPlan,
     LiveSnapshot,
     PlanOptions,
 )
+from selvsync.rules.fields import IMMUTABLE_FIELDS, SECRET_METHODS
 
 
 def desired_body(client: DesiredClient, marker: Marker) -> dict[str, Any]:
@@ -83,9 +84,9 @@ def _secret_change(
     options: PlanOptions,
 ) -> None:
     """Propose rotate-secret when the secret is older than the allowed age."""
-    if live_client.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+    if live_client.get("token_endpoint_auth_method") not in SECRET_METHODS:
         return
-    if body.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+    if body.get("token_endpoint_auth_method") not in SECRET_METHODS:
         return
     max_age = client.secret_max_age_days or state.environment.secret_max_age_days
     _, marker = parse(live_client.get("description"))
@@ -231,7 +232,7 @@ def _plan_create(
         None,
         body=body,
         fields=[diff.FieldChange(k, None, diff.canonical(k, v)) for k, v in body.items()],
-        returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+        returns_secret=body.get("token_endpoint_auth_method") in SECRET_METHODS,
         protected=client.protect,
     )
     if client.keys:
@@ -271,7 +272,7 @@ def _plan_adopt(
         protected=client.protect,
         notes=["takes over an existing client: writes selvsync's marker into its description"],
     )
-    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
+    if any(f.field in IMMUTABLE_FIELDS for f in fields):
         plan.blockers.append(
             f"client '{client.key}': cannot adopt {cid}: integration_type differs and cannot change"
         )
@@ -294,7 +295,7 @@ def _plan_existing(
     body = desired_body(client, _marker_for(client, owner, existing))
     fields = diff.compare(body, live_client)
     plan.fingerprints.update(live.fingerprints(live_client))
-    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
+    if any(f.field in IMMUTABLE_FIELDS for f in fields):
         change = Change(
             plan.name,
             client.key,
@@ -303,7 +304,7 @@ def _plan_existing(
             fields=fields,
             body=desired_body(client, _marker_for(client, owner, None)),
             protected=client.protect,
-            returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+            returns_secret=body.get("token_endpoint_auth_method") in SECRET_METHODS,
             notes=[
                 "integration_type cannot change at Digdir: a new client is "
                 "created and the old one deactivated; the client_id and all "
@@ -332,7 +333,7 @@ def _plan_existing(
         )
         before = live_client.get("token_endpoint_auth_method")
         after = body.get("token_endpoint_auth_method")
-        if before in diff.SECRET_METHODS and after not in diff.SECRET_METHODS and after:
+        if before in SECRET_METHODS and after not in SECRET_METHODS and after:
             change.notes.append(
                 "changing token_endpoint_auth_method away from a client secret "
                 "makes Digdir delete the secret"
