@@ -13,7 +13,8 @@ from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
 from selvsync.live.planning import plan_project
 from selvsync.plan import keys as keyplan
-from selvsync.plan.changes import Action, PlanOptions
+from selvsync.plan.actions import Action
+from selvsync.plan.changes import PlanOptions
 
 DAY = 86400
 

@@ -23,7 +23,8 @@ from selvsync.live.planning import plan_project
 from selvsync.live.read import read_snapshot
 from selvsync.marker import parse
 from selvsync.plan import planfile
-from selvsync.plan.changes import Action, Plan, PlanOptions
+from selvsync.plan.actions import Action
+from selvsync.plan.changes import Plan, PlanOptions
 from selvsync.plan.results import Status
 
 

@@ -20,6 +20,7 @@ from selvsync.cli.importing import import_command
 from selvsync.emulator import FULL_SCOPES, Emulator
 from selvsync.marker import parse
 from selvsync.plan import diff
+from selvsync.rules.fields import SET_FIELDS
 from selvsync.scaffold.importer import (
     KEY_MAX,
     KEY_PATTERN,
@@ -135,7 +136,7 @@ def add_clients(
 
 def canonical(client: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: sorted(v) if k in diff.SET_FIELDS else v
+        k: sorted(v) if k in SET_FIELDS else v
         for k, v in diff.writable(client).items()
         if k != "description"
     }

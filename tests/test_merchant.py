@@ -13,7 +13,8 @@ from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.live.planning import plan_project
-from selvsync.plan.changes import Action, Plan
+from selvsync.plan.actions import Action
+from selvsync.plan.changes import Plan
 from selvsync.plan.results import Status
 from selvsync.render import render_text
 

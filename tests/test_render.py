@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from selvsync.plan.changes import Action, Change, EnvironmentPlan, Plan
+from selvsync.plan import document
+from selvsync.plan.actions import ACTIONS, Action
+from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
+from selvsync.plan.document import plan_document
 from selvsync.render import (
     MARKER,
-    SYMBOLS,
-    plan_document,
     render_json,
     render_markdown,
     render_text,
@@ -329,8 +330,8 @@ def test_markdown_truncated_golden(golden: Callable[[str, str], None]) -> None:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_json_is_the_plan_dict(name: str) -> None:
     plan = SCENARIOS[name]()
-    assert json.loads(render_json(plan)) == plan.as_dict()
-    assert json.loads(render_json(plan, plan_file=True)) == plan.as_dict(plan_file=True)
+    assert json.loads(render_json(plan)) == document.as_dict(plan)
+    assert json.loads(render_json(plan, plan_file=True)) == document.as_dict(plan, plan_file=True)
 
 
 def test_json_contract_fields() -> None:
@@ -377,15 +378,15 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_every_action_has_a_symbol() -> None:
-    assert set(SYMBOLS) == set(Action)
+    assert set(ACTIONS) == set(Action)
 
 
 def test_rendering_does_not_touch_the_plan() -> None:
     plan = scenario_mixed()
-    before = plan.as_dict(plan_file=True)
+    before = document.as_dict(plan, plan_file=True)
     outputs = [render_text(plan, color=True), render_json(plan, plan_file=True),
                render_markdown(plan, max_chars=2000)]
-    assert plan.as_dict(plan_file=True) == before
+    assert document.as_dict(plan, plan_file=True) == before
     assert outputs == [render_text(plan, color=True), render_json(plan, plan_file=True),
                        render_markdown(plan, max_chars=2000)]
 

@@ -20,9 +20,11 @@ from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
 from selvsync.errors import SelvsyncError, UnsafePlanError
 from selvsync.live.session import Session
 from selvsync.marker import compose, index_managed, parse
-from selvsync.plan.changes import APPLY_PHASES, Action, Change, Plan
-from selvsync.plan.diff import SECRET_METHODS, writable
+from selvsync.plan.actions import Action, apply_phases
+from selvsync.plan.changes import Change, Plan
+from selvsync.plan.diff import writable
 from selvsync.plan.results import ApplyReport, Outcome, Status
+from selvsync.rules.fields import SECRET_METHODS
 from selvsync.sensitive.value import Secret
 
 Progress = Callable[[str], None]
@@ -100,7 +102,7 @@ class _Runner:
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
-        for phase in APPLY_PHASES:
+        for phase in apply_phases():
             batch = [c for c in changes if c.action in phase]
             if not batch or self.interrupt.is_set():
                 continue

@@ -15,19 +15,14 @@ from selvsync.errors import ExitCode
 from selvsync.live.planning import plan_project
 from selvsync.plan import planfile
 from selvsync.plan.changes import Plan, PlanOptions
+from selvsync.render import FORMATS, render
 from selvsync.render.github_summary import write_step_summary
 
 JSON_HINT = "Run `selvsync plan --format json` for the full plan."
 
 
 def render_plan(plan: Plan, fmt: str, use_color: bool) -> str:
-    from selvsync import render
-
-    if fmt == "json":
-        return render.render_json(plan)
-    if fmt == "markdown":
-        return render.render_markdown(plan, json_hint=JSON_HINT)
-    return render.render_text(plan, color=use_color)
+    return render(plan, fmt, color=use_color, json_hint=JSON_HINT)
 
 
 def plan_options(renew_keys: bool) -> PlanOptions:
@@ -45,9 +40,7 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
     """In GitHub Actions, also put the plan on the job's summary page."""
     if not os.environ.get("GITHUB_STEP_SUMMARY"):
         return
-    from selvsync import render
-
-    text = markdown if markdown is not None else render.render_markdown(result, json_hint=JSON_HINT)
+    text = markdown if markdown is not None else render(result, "markdown", json_hint=JSON_HINT)
     if not write_step_summary(text, os.environ):
         progress("warning: could not write the plan to GITHUB_STEP_SUMMARY")
 
@@ -57,7 +50,7 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(list(FORMATS)),
     default="text",
     show_default=True,
     help="Output format of the plan on stdout.",

@@ -1,13 +1,17 @@
 """Building a plan: desired state and a live snapshot in, an EnvironmentPlan out. Pure.
 
-Each declared client is matched to its live counterpart by marker (or adopted by
-``client_id``), compared field by field, and turned into changes; live clients that carry our
-marker but are no longer declared are deactivated. Safety limits are checked last.
+The steps, numbered in ``_build_environment_plan``: sort the live clients by owner and marker
+key; block marker keys found on two active clients; match each declared client to its live
+counterpart by marker (or adopt it by ``client_id``), compare field by field and turn the
+differences into changes (plus keys, secret age and merchant data); deactivate live clients
+that carry our marker but are no longer declared; then check an empty listing and the safety
+limits.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +21,14 @@ from selvsync.model import DesiredClient, DesiredState
 from selvsync.plan import diff
 from selvsync.plan import keys as keyplan
 from selvsync.plan import merchant as merchantplan
+from selvsync.plan.actions import Action
 from selvsync.plan.changes import (
-    Action,
     Change,
     EnvironmentPlan,
     LiveSnapshot,
     PlanOptions,
 )
+from selvsync.rules.fields import IMMUTABLE_FIELDS, SECRET_METHODS
 
 
 def desired_body(client: DesiredClient, marker: Marker) -> dict[str, Any]:
@@ -83,9 +88,9 @@ def _secret_change(
     options: PlanOptions,
 ) -> None:
     """Propose rotate-secret when the secret is older than the allowed age."""
-    if live_client.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+    if live_client.get("token_endpoint_auth_method") not in SECRET_METHODS:
         return
-    if body.get("token_endpoint_auth_method") not in diff.SECRET_METHODS:
+    if body.get("token_endpoint_auth_method") not in SECRET_METHODS:
         return
     max_age = client.secret_max_age_days or state.environment.secret_max_age_days
     _, marker = parse(live_client.get("description"))
@@ -121,82 +126,123 @@ def build_environment_plan(
         return _build_environment_plan(state, owner, live, options)
 
 
+@dataclass
+class _LiveIndex:
+    """The live clients sorted for planning."""
+
+    ours: dict[str, dict[str, Any]] = field(default_factory=dict)  # active, by marker key
+    inactive_ours: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)  # all, by client_id
+    duplicates: list[str] = field(default_factory=list)  # marker keys on two active clients
+    counts: dict[str, int] = field(default_factory=dict)  # by ownership, plus "inactive"
+
+
 def _build_environment_plan(
     state: DesiredState, owner: str, live: LiveSnapshot, options: PlanOptions | None
 ) -> EnvironmentPlan:
     options = options or PlanOptions(now=time.time())
-    env = state.environment.name
-    plan = EnvironmentPlan(env)
-    counts = {str(o): 0 for o in Ownership} | {"inactive": 0}
-    ours: dict[str, dict[str, Any]] = {}
-    inactive_ours: dict[str, dict[str, Any]] = {}
-    by_id: dict[str, dict[str, Any]] = {}
-    duplicates: list[str] = []
+    plan = EnvironmentPlan(state.environment.name)
+    # 1. Sort the live clients by owner and marker key, and count them.
+    index = _index_live(live, state, owner)
+    plan.counts = index.counts
+    # 2. Two active clients with one marker: a person must resolve that first.
+    _block_duplicates(plan, index)
+    # 3. Every declared client: adopt, create, or compare with its live counterpart.
+    for _, wanted in sorted(state.clients.items()):
+        _plan_declared(plan, state, wanted, index, owner, live, options)
+    # 4. Ours but no longer declared: deactivate.
+    _plan_deactivations(plan, state, index, live)
+    # 5. An empty listing may be a broken one: refuse (or warn) before creating everything.
+    _check_empty_listing(plan, state, live)
+    # 6. Safety limits on destructive changes.
+    _check_safety(plan, state)
+    return plan
+
+
+def _index_live(live: LiveSnapshot, state: DesiredState, owner: str) -> _LiveIndex:
+    index = _LiveIndex(counts={str(o): 0 for o in Ownership} | {"inactive": 0})
     for client in live.clients:
         cid = str(client.get("client_id"))
-        by_id[cid] = client
+        index.by_id[cid] = client
         marker, foreign = classify_owner(client.get("description"), owner)
         if client.get("active") is False:
-            counts["inactive"] += 1
+            index.counts["inactive"] += 1
             if marker is not None:
-                inactive_ours[marker.key] = client
+                index.inactive_ours[marker.key] = client
             continue
         if marker is not None:
-            if marker.key in ours:
-                duplicates.append(marker.key)
-            ours[marker.key] = client
-            counts[
-                str(Ownership.MANAGED if marker.key in state.clients else Ownership.ORPHANED)
-            ] += 1
+            if marker.key in index.ours:
+                index.duplicates.append(marker.key)
+            index.ours[marker.key] = client
+            managed = marker.key in state.clients
+            index.counts[str(Ownership.MANAGED if managed else Ownership.ORPHANED)] += 1
         else:
-            counts[str(Ownership.FOREIGN if foreign else Ownership.UNMARKED)] += 1
-    plan.counts = counts
-    for key in sorted(set(duplicates)):
+            index.counts[str(Ownership.FOREIGN if foreign else Ownership.UNMARKED)] += 1
+    return index
+
+
+def _block_duplicates(plan: EnvironmentPlan, index: _LiveIndex) -> None:
+    for key in sorted(set(index.duplicates)):
         plan.blockers.append(
             f"more than one active client carries the marker for '{key}'; "
             "deactivate the extra one in the portal first"
         )
 
-    for key, wanted in sorted(state.clients.items()):
-        live_client = ours.get(key)
-        if live_client is None and wanted.client_id:
-            live_client = _adoptable(plan, wanted, by_id, owner)
-            if live_client is None:
-                continue
-            _plan_adopt(plan, state, wanted, live_client, owner, live, options)
-        elif live_client is None:
-            _plan_create(plan, wanted, owner, inactive_ours.get(key))
-        else:
-            _plan_existing(plan, state, wanted, live_client, owner, live, options)
-        _merchant_change(plan, state, wanted, live_client, live)
 
-    for key, client in sorted(ours.items()):
+def _plan_declared(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    wanted: DesiredClient,
+    index: _LiveIndex,
+    owner: str,
+    live: LiveSnapshot,
+    options: PlanOptions,
+) -> None:
+    live_client = index.ours.get(wanted.key)
+    if live_client is None and wanted.client_id:
+        live_client = _adoptable(plan, wanted, index.by_id, owner)
+        if live_client is None:
+            return
+        _plan_adopt(plan, state, wanted, live_client, owner, live, options)
+    elif live_client is None:
+        _plan_create(plan, wanted, owner, index.inactive_ours.get(wanted.key))
+    else:
+        _plan_existing(plan, state, wanted, live_client, owner, live, options)
+    _merchant_change(plan, state, wanted, live_client, live)
+
+
+def _plan_deactivations(
+    plan: EnvironmentPlan, state: DesiredState, index: _LiveIndex, live: LiveSnapshot
+) -> None:
+    for key, client in sorted(index.ours.items()):
         if key in state.clients:
             continue
-        cid = str(client["client_id"])
         _, marker = parse(client.get("description"))
-        change = Change(
-            env,
-            key,
-            Action.DEACTIVATE,
-            cid,
-            protected=bool(marker and marker.protected),
-            notes=["no longer declared; deactivation at Digdir is irreversible"],
+        plan.changes.append(
+            Change(
+                plan.name,
+                key,
+                Action.DEACTIVATE,
+                str(client["client_id"]),
+                protected=bool(marker and marker.protected),
+                notes=["no longer declared; deactivation at Digdir is irreversible"],
+            )
         )
-        plan.changes.append(change)
         plan.fingerprints.update(live.fingerprints(client))
-    if not live.clients and state.clients:
-        message = (
-            "Digdir returned no clients at all for this organisation (not even deactivated "
-            f"ones), so all {len(state.clients)} declared clients would be created. If clients "
-            "exist in the portal, stop: the listing may be incomplete"
-        )
-        if state.environment.safety.refuse_empty_listing:
-            plan.refusals.append(message + "; on a true first run, apply with --force")
-        else:
-            plan.warnings.append(message + ".")
-    _check_safety(plan, state)
-    return plan
+
+
+def _check_empty_listing(plan: EnvironmentPlan, state: DesiredState, live: LiveSnapshot) -> None:
+    if live.clients or not state.clients:
+        return
+    message = (
+        "Digdir returned no clients at all for this organisation (not even deactivated "
+        f"ones), so all {len(state.clients)} declared clients would be created. If clients "
+        "exist in the portal, stop: the listing may be incomplete"
+    )
+    if state.environment.safety.refuse_empty_listing:
+        plan.refusals.append(message + "; on a true first run, apply with --force")
+    else:
+        plan.warnings.append(message + ".")
 
 
 def _adoptable(
@@ -231,7 +277,7 @@ def _plan_create(
         None,
         body=body,
         fields=[diff.FieldChange(k, None, diff.canonical(k, v)) for k, v in body.items()],
-        returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
+        returns_secret=body.get("token_endpoint_auth_method") in SECRET_METHODS,
         protected=client.protect,
     )
     if client.keys:
@@ -271,7 +317,7 @@ def _plan_adopt(
         protected=client.protect,
         notes=["takes over an existing client: writes selvsync's marker into its description"],
     )
-    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
+    if any(f.field in IMMUTABLE_FIELDS for f in fields):
         plan.blockers.append(
             f"client '{client.key}': cannot adopt {cid}: integration_type differs and cannot change"
         )
@@ -294,31 +340,8 @@ def _plan_existing(
     body = desired_body(client, _marker_for(client, owner, existing))
     fields = diff.compare(body, live_client)
     plan.fingerprints.update(live.fingerprints(live_client))
-    if any(f.field in diff.IMMUTABLE_FIELDS for f in fields):
-        change = Change(
-            plan.name,
-            client.key,
-            Action.REPLACE,
-            cid,
-            fields=fields,
-            body=desired_body(client, _marker_for(client, owner, None)),
-            protected=client.protect,
-            returns_secret=body.get("token_endpoint_auth_method") in diff.SECRET_METHODS,
-            notes=[
-                "integration_type cannot change at Digdir: a new client is "
-                "created and the old one deactivated; the client_id and all "
-                "credentials change"
-            ],
-        )
-        if client.keys:
-            change.jwks = list(client.keys)
-            change.keys_added = sorted(k["kid"] for k in client.keys)
-        if not client.allow_replace:
-            plan.blockers.append(
-                f"client '{client.key}' needs replacing; set "
-                "`allow_replace: true` on it to allow that"
-            )
-        plan.changes.append(change)
+    if any(f.field in IMMUTABLE_FIELDS for f in fields):
+        _plan_replace(plan, client, cid, fields, owner)
         return
     if fields:
         change = Change(
@@ -332,7 +355,7 @@ def _plan_existing(
         )
         before = live_client.get("token_endpoint_auth_method")
         after = body.get("token_endpoint_auth_method")
-        if before in diff.SECRET_METHODS and after not in diff.SECRET_METHODS and after:
+        if before in SECRET_METHODS and after not in SECRET_METHODS and after:
             change.notes.append(
                 "changing token_endpoint_auth_method away from a client secret "
                 "makes Digdir delete the secret"
@@ -340,6 +363,41 @@ def _plan_existing(
         plan.changes.append(change)
     _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
     _secret_change(plan, state, client, live_client, body, options)
+
+
+def _plan_replace(
+    plan: EnvironmentPlan,
+    client: DesiredClient,
+    cid: str,
+    fields: list[diff.FieldChange],
+    owner: str,
+) -> None:
+    """An immutable field differs: a new client replaces the live one."""
+    body = desired_body(client, _marker_for(client, owner, None))
+    change = Change(
+        plan.name,
+        client.key,
+        Action.REPLACE,
+        cid,
+        fields=fields,
+        body=body,
+        protected=client.protect,
+        returns_secret=body.get("token_endpoint_auth_method") in SECRET_METHODS,
+        notes=[
+            "integration_type cannot change at Digdir: a new client is "
+            "created and the old one deactivated; the client_id and all "
+            "credentials change"
+        ],
+    )
+    if client.keys:
+        change.jwks = list(client.keys)
+        change.keys_added = sorted(k["kid"] for k in client.keys)
+    if not client.allow_replace:
+        plan.blockers.append(
+            f"client '{client.key}' needs replacing; set "
+            "`allow_replace: true` on it to allow that"
+        )
+    plan.changes.append(change)
 
 
 def _merchant_change(

@@ -1,7 +1,9 @@
-"""Plan and its changes: what would change, in a stable order, with a JSON-ready form.
+"""Plan and its changes: what would change, in a stable order; live-state fingerprints.
 
 Building a plan is pure: desired state and a snapshot of live state in, a Plan out. Reading
-live state is selvsync.live's job; carrying a plan out is selvsync.apply's.
+live state is selvsync.live's job; carrying a plan out is selvsync.apply's; the JSON form
+is selvsync.plan.document's. A plan never holds a secret: request bodies are built from
+declared fields, and Digdir's secrets go straight from the apply to the secret sink.
 """
 
 from __future__ import annotations
@@ -10,47 +12,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from selvsync.plan import diff
+from selvsync.plan.actions import ACTIONS, Action, render_order
+from selvsync.rules.fields import WRITABLE_FIELDS
 
-FORMAT_VERSION = 1
 JWKS_SUFFIX = "/jwks"  # fingerprint entries for key sets: "<client_id>/jwks"
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DEACTIVATE = "deactivate"
-    ADOPT = "adopt"
-    ROTATE_SECRET = "rotate-secret"
-    UPDATE_KEYS = "update-keys"
-    MERCHANT = "merchant"
-
-
-# Order of rendering: destructive first, so a reviewer cannot miss them.
-RENDER_ORDER = (
-    Action.DEACTIVATE,
-    Action.REPLACE,
-    Action.CREATE,
-    Action.ADOPT,
-    Action.UPDATE,
-    Action.UPDATE_KEYS,
-    Action.ROTATE_SECRET,
-    Action.MERCHANT,
-)
-# Order of applying: creates (and their keys) first, deactivations last.
-APPLY_PHASES: tuple[tuple[Action, ...], ...] = (
-    (Action.CREATE,),
-    (Action.ADOPT, Action.UPDATE),
-    (Action.UPDATE_KEYS, Action.ROTATE_SECRET),
-    (Action.REPLACE,),
-    (Action.MERCHANT,),  # after creates and replacements, so it lands on the new client
-    (Action.DEACTIVATE,),
-)
-DESTRUCTIVE = frozenset({Action.DEACTIVATE, Action.REPLACE})
 
 
 @dataclass
@@ -72,61 +40,20 @@ class Change:
 
     @property
     def destructive(self) -> bool:
-        return self.action in DESTRUCTIVE
-
-    def as_dict(self, *, bodies: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "environment": self.environment,
-            "key": self.key,
-            "action": str(self.action),
-            "client_id": self.client_id,
-            "fields": [f.as_dict() for f in self.fields],
-            "notes": list(self.notes),
-        }
-        if self.keys_added or self.keys_removed:
-            out["keys_added"] = list(self.keys_added)
-            out["keys_removed"] = list(self.keys_removed)
-        if self.action == Action.MERCHANT:
-            out["manual"] = self.manual
-        if bodies:
-            out["body"] = self.body
-            out["jwks"] = self.jwks
-            out["returns_secret"] = self.returns_secret
-            out["protected"] = self.protected
-            out["merchant"] = self.merchant
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Change:
-        return cls(
-            environment=str(data["environment"]),
-            key=str(data["key"]),
-            action=Action(data["action"]),
-            client_id=data.get("client_id"),
-            fields=[diff.FieldChange(f["field"], f["before"], f["after"]) for f in data["fields"]],
-            notes=[str(n) for n in data.get("notes", [])],
-            body=data.get("body"),
-            jwks=data.get("jwks"),
-            keys_added=list(data.get("keys_added", [])),
-            keys_removed=list(data.get("keys_removed", [])),
-            returns_secret=bool(data.get("returns_secret", False)),
-            protected=bool(data.get("protected", False)),
-            manual=bool(data.get("manual", False)),
-            merchant=data.get("merchant"),
-        )
+        return ACTIONS[self.action].destructive
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     """Inputs of a plan besides desired and live state."""
 
-    now: float = 0.0  # Unix seconds; 0 means "the current time" (resolved by the engine)
+    now: float = 0.0  # Unix seconds; 0 means "the current time" (resolved by the caller)
     renew_keys: bool = False
 
 
 @dataclass
 class LiveSnapshot:
-    """What the engine read for one environment."""
+    """What selvsync.live read for one environment."""
 
     clients: list[dict[str, Any]]
     jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -154,14 +81,13 @@ class EnvironmentPlan:
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
 
     def summary(self) -> dict[str, int]:
-        out = {str(a): 0 for a in RENDER_ORDER}
+        out = {str(a): 0 for a in render_order()}
         for change in self.changes:
             out[str(change.action)] += 1
         return out
 
     def ordered(self) -> list[Change]:
-        rank = {a: i for i, a in enumerate(RENDER_ORDER)}
-        return sorted(self.changes, key=lambda c: (rank[c.action], c.key))
+        return sorted(self.changes, key=lambda c: (ACTIONS[c.action].render_rank, c.key))
 
 
 @dataclass
@@ -191,39 +117,11 @@ class Plan:
         return out
 
     def summary(self) -> dict[str, int]:
-        total = {str(a): 0 for a in RENDER_ORDER}
+        total = {str(a): 0 for a in render_order()}
         for env in self.environments:
             for action, count in env.summary().items():
                 total[action] += count
         return total
-
-    def as_dict(self, *, plan_file: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "selvsync-plan"} if plan_file else {}
-        out |= {
-            "format_version": FORMAT_VERSION,
-            "orgno": self.orgno,
-            "owner": self.owner,
-            "changes": [c.as_dict(bodies=plan_file) for c in self.changes],
-            "summary": self.summary(),
-            "environments": [
-                {
-                    "name": env.name,
-                    "summary": env.summary(),
-                    "live": dict(env.counts),
-                    "warnings": list(env.warnings),
-                    "notes": list(env.notes),
-                    "refusals": list(env.refusals),
-                    "blockers": list(env.blockers),
-                    **(
-                        {"fingerprints": env.fingerprints, "absent": env.absent}
-                        if plan_file
-                        else {}
-                    ),
-                }
-                for env in self.environments
-            ],
-        }
-        return out
 
 
 def _digest(value: Any) -> str:
@@ -233,7 +131,7 @@ def _digest(value: Any) -> str:
 
 def fingerprint(client: Mapping[str, Any]) -> str:
     """A digest of a live client that ignores list order but catches any write to it."""
-    core: dict[str, Any] = dict.fromkeys(diff.WRITABLE_FIELDS)
+    core: dict[str, Any] = dict.fromkeys(WRITABLE_FIELDS)
     for k, v in client.items():
         if v is not None and k in core:
             core[k] = diff.canonical(k, v)

@@ -1,7 +1,9 @@
 """Normalise desired and live clients and compare them field by field.
 
 Digdir fills defaults (lifetimes, openid/profile scopes), may reorder lists and returns
-read-only fields; without normalisation every plan after an apply would show a diff. Rules:
+read-only fields; without normalisation every plan after an apply would show a diff. Which
+fields are writable, set-valued or defaulted is the field catalogue's (selvsync.rules.fields).
+Rules:
 
 * only writable fields are compared; read-only ones (client_id, created, ...) never differ;
 * redirect URIs, logout URIs, scopes and grant types are sets;
@@ -17,32 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selvsync import rules
-
-WRITABLE_FIELDS: tuple[str, ...] = (
-    "integration_type",
-    "application_type",
-    "client_name",
-    "description",
-    "client_uri",
-    "logo_uri",
-    "token_endpoint_auth_method",
-    "grant_types",
-    "scopes",
-    "redirect_uris",
-    "post_logout_redirect_uris",
-    "frontchannel_logout_uri",
-    "frontchannel_logout_session_required",
-    "authorization_lifetime",
-    "access_token_lifetime",
-    "refresh_token_lifetime",
-    "refresh_token_usage",
-    "sso_disabled",
-    "code_challenge_method",
+from selvsync.rules.fields import (
+    SERVER_ADDED_SCOPES,
+    SET_FIELDS,
+    WRITABLE_FIELDS,
+    effective_defaults,
 )
-SET_FIELDS = frozenset({"grant_types", "scopes", "redirect_uris", "post_logout_redirect_uris"})
-IMMUTABLE_FIELDS = frozenset({"integration_type"})
-SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
 
 @dataclass(frozen=True)
@@ -77,8 +59,8 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
     """Field-level changes needed to turn ``live`` into ``desired`` (writable fields only)."""
     body = writable(desired)
     itype = str(body.get("integration_type", ""))
-    defaults = rules.effective_defaults(itype, body.get("application_type"))
-    added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
+    defaults = effective_defaults(itype, body.get("application_type"))
+    added = SERVER_ADDED_SCOPES.get(itype, frozenset())
     changes: list[FieldChange] = []
     for field in WRITABLE_FIELDS:
         held = live.get(field)

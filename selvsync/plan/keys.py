@@ -66,25 +66,7 @@ def decide(
 
     if new:
         # Step 1: add, keeping the newest old keys that fit, so tokens keep working meanwhile.
-        room = max(0, MAX_KEYS - len(wanted))
-        kept = sorted(stale, key=lambda k: -float(k.get("exp") or 0))[:room]
-        dropped = [k for k in stale if k not in kept]
-        decision.upload = [_public(k) for k in wanted.values()] + [_public(k) for k in kept]
-        decision.added = sorted(str(k.get("kid")) for k in new)
-        decision.removed = sorted(str(k.get("kid")) for k in dropped)
-        if kept:
-            decision.notes.append(
-                "old keys "
-                + ", ".join(sorted(str(k.get("kid")) for k in kept))
-                + " stay registered next to the new ones until the new ones have propagated "
-                "(Digdir needs minutes); a later apply removes them"
-            )
-        if dropped:
-            decision.notes.append(
-                f"a client holds at most {MAX_KEYS} keys: "
-                + ", ".join(decision.removed)
-                + " must be removed now"
-            )
+        _add_keys(decision, wanted, new, stale)
         return decision
 
     if stale:
@@ -104,6 +86,34 @@ def decide(
         decision.upload = [_public(k) for k in wanted.values()]
         decision.notes.append("re-registers the key set to restart its one-year expiry")
     return decision
+
+
+def _add_keys(
+    decision: KeyDecision,
+    wanted: Mapping[tuple[str, ...], Mapping[str, Any]],
+    new: list[Mapping[str, Any]],
+    stale: list[Mapping[str, Any]],
+) -> None:
+    """Step 1 of a rotation: the declared keys plus as many old ones as fit in MAX_KEYS."""
+    room = max(0, MAX_KEYS - len(wanted))
+    kept = sorted(stale, key=lambda k: -float(k.get("exp") or 0))[:room]
+    dropped = [k for k in stale if k not in kept]
+    decision.upload = [_public(k) for k in wanted.values()] + [_public(k) for k in kept]
+    decision.added = sorted(str(k.get("kid")) for k in new)
+    decision.removed = sorted(str(k.get("kid")) for k in dropped)
+    if kept:
+        decision.notes.append(
+            "old keys "
+            + ", ".join(sorted(str(k.get("kid")) for k in kept))
+            + " stay registered next to the new ones until the new ones have propagated "
+            "(Digdir needs minutes); a later apply removes them"
+        )
+    if dropped:
+        decision.notes.append(
+            f"a client holds at most {MAX_KEYS} keys: "
+            + ", ".join(decision.removed)
+            + " must be removed now"
+        )
 
 
 def _expiring(

@@ -15,24 +15,20 @@ from typing import Any
 from selvsync.errors import ConfigError, Diagnostic, Position, StalePlanError
 from selvsync.files import atomic_write
 from selvsync.marker import classify_owner, index_managed
+from selvsync.plan import document
 from selvsync.plan.changes import (
-    FORMAT_VERSION,
     JWKS_SUFFIX,
-    Change,
     EnvironmentPlan,
     LiveSnapshot,
     Plan,
     fingerprint,
     jwks_fingerprint,
 )
-from selvsync.render import render_json
-
-KIND = "selvsync-plan"
 
 
 def write(plan: Plan, path: Path) -> None:
-    # The renderer masks anything sensitive by name or type, a second line of defence.
-    text = render_json(plan, plan_file=True)
+    # The document masks anything sensitive by name or type, a second line of defence.
+    text = document.dumps(plan, plan_file=True)
     atomic_write(path, text)
 
 
@@ -56,7 +52,7 @@ def read(path: Path) -> Plan:
             "write one with `selvsync plan --out FILE`",
         ) from None
     try:
-        return _parse(data)
+        return document.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise _bad(
             shown,
@@ -67,37 +63,6 @@ def read(path: Path) -> Plan:
 
 def _bad(shown: str, message: str, hint: str = "") -> ConfigError:
     return ConfigError([Diagnostic(Position(shown, 1, 1), "", message, hint)])
-
-
-def _parse(data: Any) -> Plan:
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise ValueError("missing kind: selvsync-plan")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"format_version {data.get('format_version')!r} is not "
-            f"{FORMAT_VERSION}; plan again with this version of selvsync"
-        )
-    environments: dict[str, EnvironmentPlan] = {}
-    for env in data["environments"]:
-        fingerprints = env["fingerprints"]
-        absent = env["absent"]
-        if not isinstance(fingerprints, dict) or not isinstance(absent, list):
-            raise TypeError("fingerprints/absent have the wrong type")
-        environments[str(env["name"])] = EnvironmentPlan(
-            name=str(env["name"]),
-            warnings=[str(w) for w in env.get("warnings", [])],
-            refusals=[str(r) for r in env.get("refusals", [])],
-            blockers=[str(b) for b in env.get("blockers", [])],
-            counts={str(k): int(v) for k, v in env.get("live", {}).items()},
-            fingerprints={str(k): str(v) for k, v in fingerprints.items()},
-            absent=[str(a) for a in absent],
-        )
-    for item in data["changes"]:
-        change = Change.from_dict(item)
-        if change.environment not in environments:
-            raise ValueError(f"change for unknown environment {change.environment!r}")
-        environments[change.environment].changes.append(change)
-    return Plan(str(data["orgno"]), str(data["owner"]), list(environments.values()))
 
 
 def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:

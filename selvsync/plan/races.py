@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from selvsync.marker import index_managed
-from selvsync.plan.diff import SECRET_METHODS
+from selvsync.rules.fields import SECRET_METHODS
 
 RACE_WINDOW = timedelta(minutes=10)
 

@@ -1,51 +1,61 @@
-"""Plan renderers: pure functions from a Plan to a string (text, JSON, Markdown).
+"""Plan renderers: pure functions from a Plan to a string, one per output format.
 
-The CLI picks one and prints its result; nothing here prints, reads the environment or knows
-about terminals (colour is a parameter). Formats are documented in docs/plan-format.md and
-pinned by golden files in tests/golden/.
+:data:`FORMATS` is the registry: the CLI's ``--format`` choice is built from its keys, and
+:func:`render` picks from it. Adding a format = one module here and one row in FORMATS.
+Nothing here prints, reads the environment or knows about terminals (colour is a parameter).
+Formats are documented in docs/plan-format.md and pinned by golden files in tests/golden/.
 
-Every renderer masks secrets on its own, although a Plan never should hold any: fields and
-keys named ``client_secret``, ``access_token`` or ``assertion`` and any
-:class:`~selvsync.sensitive.value.Secret` value render as ``(sensitive)``.
+Every renderer masks secrets on its own (see :mod:`selvsync.sensitive.mask`), although a Plan
+never should hold any.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
 
 from selvsync.plan.changes import Plan
-from selvsync.render.common import MASK, SENSITIVE, SYMBOLS, field_values, scrub
+from selvsync.render.json import render_json
 from selvsync.render.markdown import MARKER, render_markdown
 from selvsync.render.text import render_text
 
 __all__ = [
+    "FORMATS",
     "MARKER",
-    "SENSITIVE",
-    "SYMBOLS",
-    "plan_document",
+    "Format",
+    "RenderOptions",
+    "render",
     "render_json",
     "render_markdown",
     "render_text",
 ]
 
 
-def plan_document(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
-    """``plan.as_dict()`` with sensitive values masked: what ``render_json`` serialises."""
-    doc: dict[str, Any] = scrub(plan.as_dict(plan_file=plan_file), MASK)
-    # Field changes name their field in a value ("field": "client_secret"), which the
-    # key-based scrub cannot see; mask those from the Change objects themselves.
-    for out, change in zip(doc["changes"], plan.changes, strict=True):
-        for fout, fc in zip(out["fields"], change.fields, strict=True):
-            fout["before"], fout["after"] = field_values(fc, MASK)
-    return doc
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the caller knows that a renderer may use; each format takes what it needs."""
+
+    color: bool = False  # ANSI colours (text)
+    json_hint: str | None = None  # where the full plan is, when a comment is cut (markdown)
 
 
-def render_json(plan: Plan, *, plan_file: bool = False) -> str:
-    """The plan as stable, versioned JSON (``format_version``); see docs/plan-format.md.
+@dataclass(frozen=True)
+class Format:
+    render: Callable[[Plan, RenderOptions], str]
+    extension: str
+    media_type: str
 
-    ``plan_file=True`` gives the document ``selvsync plan --out`` saves and ``apply PLANFILE``
-    reads: the same plus request bodies, JWKS and live fingerprints.
-    """
-    return json.dumps(plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False,
-                      ensure_ascii=False) + "\n"
+
+FORMATS: Final[Mapping[str, Format]] = {
+    "text": Format(lambda plan, o: render_text(plan, color=o.color), ".txt", "text/plain"),
+    "json": Format(lambda plan, o: render_json(plan), ".json", "application/json"),
+    "markdown": Format(
+        lambda plan, o: render_markdown(plan, json_hint=o.json_hint), ".md", "text/markdown"
+    ),
+}
+
+
+def render(plan: Plan, fmt: str, *, color: bool = False, json_hint: str | None = None) -> str:
+    """``plan`` in the format named ``fmt`` (a key of :data:`FORMATS`)."""
+    return FORMATS[fmt].render(plan, RenderOptions(color=color, json_hint=json_hint))

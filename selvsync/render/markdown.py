@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from typing import Final
 
-from selvsync.plan.changes import RENDER_ORDER, Action, Change, EnvironmentPlan, Plan
+from selvsync.plan.actions import ACTIONS, Action, render_order
+from selvsync.plan.changes import Change, EnvironmentPlan, Plan
+from selvsync.plan.document import field_values
 from selvsync.render.common import (
     FORCES_REPLACEMENT,
     IRREVERSIBLE,
     LIVE_ORDER,
     NO_CHANGES,
-    SYMBOLS,
     clean,
     destructive_counts,
-    field_values,
     forces_replacement,
     format_value,
     is_list_change,
@@ -39,16 +38,6 @@ DEFAULT_MAX_CHARS: Final = 60000
 # Messages shown per list (blockers, refusals, warnings of one environment) before "N more".
 # Tried in turn until the summary fits: a thousand refusals must not crowd out the table.
 _MESSAGE_CAPS: Final = (20, 5, 1, 0)
-_COLUMN_TITLES: Final[Mapping[Action, str]] = {
-    Action.DEACTIVATE: "Deactivate",
-    Action.REPLACE: "Replace",
-    Action.CREATE: "Create",
-    Action.ADOPT: "Adopt",
-    Action.UPDATE: "Update",
-    Action.UPDATE_KEYS: "Update keys",
-    Action.ROTATE_SECRET: "Rotate secret",
-    Action.MERCHANT: "Merchant",
-}
 _DEFAULT_HINT: Final = "For the full plan, run `selvsync plan --format json`."
 
 
@@ -73,22 +62,23 @@ def _status(env: EnvironmentPlan) -> str:
 
 def _count_cell(action: Action, n: int) -> str:
     # Bold destructive counts: the first columns, and the ones a reviewer must not misread.
-    return f"**{n}**" if n and action in (Action.DEACTIVATE, Action.REPLACE) else str(n)
+    return f"**{n}**" if n and ACTIONS[action].destructive else str(n)
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    titles = [_COLUMN_TITLES[a] for a in RENDER_ORDER]
+    order = render_order()
+    titles = [ACTIONS[a].title for a in order]
     lines = [
         "| Environment | " + " | ".join(titles) + " | Status |",
         "| :-- | " + " | ".join("--:" for _ in titles) + " | :-- |",
     ]
     for env in plan.environments:
         summary = env.summary()
-        cells = [_count_cell(a, summary[str(a)]) for a in RENDER_ORDER]
+        cells = [_count_cell(a, summary[str(a)]) for a in order]
         lines.append(f"| {_cell(env.name)} | " + " | ".join(cells) + f" | {_status(env)} |")
     if len(plan.environments) > 1:
         total = plan.summary()
-        cells = [_count_cell(a, total[str(a)]) for a in RENDER_ORDER]
+        cells = [_count_cell(a, total[str(a)]) for a in order]
         lines.append("| **Total** | " + " | ".join(cells) + " | |")
     return lines
 
@@ -174,7 +164,7 @@ def _diff_lines(change: Change) -> list[str]:
                 tail = f"  # {FORCES_REPLACEMENT}" if forces_replacement(change, fc) else ""
                 lines.append(f"+ {name}: {format_value(after)}{tail}")
     if shows_keys(change):
-        new = change.action in (Action.CREATE, Action.REPLACE)
+        new = ACTIONS[change.action].new_client
         lines.append("+ keys (kid):" if new else "  keys (kid):")
         lines += [f"-   {format_value(k)}" for k in change.keys_removed]
         lines += [f"+   {format_value(k)}" for k in change.keys_added]
@@ -190,7 +180,7 @@ def _fence(lines: list[str]) -> str:
 
 def _details(change: Change) -> str:
     action = "manual" if change.manual else str(change.action)
-    summary = (f"<code>{html.escape(SYMBOLS[change.action])}</code> "
+    summary = (f"<code>{html.escape(ACTIONS[change.action].symbol)}</code> "
                f"<b>{action}</b> <code>{html.escape(clean(change.key))}</code>")
     if change.client_id:
         summary += f" client_id <code>{html.escape(clean(change.client_id))}</code>"

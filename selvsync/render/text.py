@@ -23,20 +23,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from selvsync.plan import diff
-from selvsync.plan.changes import Action, Change, EnvironmentPlan, Plan
+from selvsync.plan.actions import ACTIONS, Action
+from selvsync.plan.changes import Change, EnvironmentPlan, Plan
+from selvsync.plan.diff import FieldChange
+from selvsync.plan.document import field_values
 from selvsync.render.common import (
-    CORE_ACTIONS,
     FORCES_REPLACEMENT,
     IRREVERSIBLE,
     NO_CHANGES,
     NO_CHANGES_BLOCKED,
-    SYMBOLS,
     clean,
     client_label,
     count_phrases,
     destructive_counts,
-    field_values,
     forces_replacement,
     format_value,
     is_list_change,
@@ -55,18 +54,6 @@ _SGR: Final[Mapping[str, str]] = {
     "bold red": "1;31",
     "bold yellow": "1;33",
 }
-_ACTION_STYLE: Final[Mapping[Action, str]] = {
-    Action.CREATE: "green",
-    Action.UPDATE: "yellow",
-    Action.REPLACE: "red",
-    Action.DEACTIVATE: "red",
-    Action.ADOPT: "cyan",
-    Action.UPDATE_KEYS: "yellow",
-    Action.ROTATE_SECRET: "yellow",
-    # Merchant changes may need a person in the portal: a colour of their own.
-    Action.MERCHANT: "magenta",
-}
-_ACTION_WIDTH: Final = max(len(str(a)) for a in Action)
 _FIELD_INDENT: Final = " " * 8
 _ITEM_INDENT: Final = _FIELD_INDENT + "    "
 
@@ -93,7 +80,7 @@ def _messages(title: str, detail: str, items: list[str], p: _Painter) -> list[st
     return ["", f"  {p(title, style)} ({detail}):"] + [f"    ! {clean(i)}" for i in items]
 
 
-def _field_lines(change: Change, fc: diff.FieldChange, p: _Painter) -> list[str]:
+def _field_lines(change: Change, fc: FieldChange, p: _Painter) -> list[str]:
     before, after = field_values(fc)
     name = clean(fc.field)
     plus, minus = p("+", "green"), p("-", "red")
@@ -121,8 +108,10 @@ def _field_lines(change: Change, fc: diff.FieldChange, p: _Painter) -> list[str]
 def _change_lines(change: Change, p: _Painter) -> list[str]:
     # A portal step is not something selvsync does: say so where the action is named.
     action = "manual" if change.manual else str(change.action)
-    tag = p(f"{SYMBOLS[change.action]:<3} {action}", _ACTION_STYLE[change.action])
-    pad = " " * (_ACTION_WIDTH - len(action))   # outside the colour: keys line up either way
+    spec = ACTIONS[change.action]
+    tag = p(f"{spec.symbol:<3} {action}", spec.colour)
+    width = max(len(str(a)) for a in ACTIONS)
+    pad = " " * (width - len(action))   # outside the colour: keys line up either way
     head = f"  {tag}{pad} {client_label(change)}"
     if change.protected:
         head += " [protected]"
@@ -130,7 +119,7 @@ def _change_lines(change: Change, p: _Painter) -> list[str]:
     for fc in change.fields:
         lines += _field_lines(change, fc, p)
     if shows_keys(change):
-        new = change.action in (Action.CREATE, Action.REPLACE)
+        new = ACTIONS[change.action].new_client
         mark = p("+", "green") if new else p("~", "yellow")
         lines.append(f"{_FIELD_INDENT}{mark} keys (kid):")
         lines += [f"{_ITEM_INDENT}{p('-', 'red')} {format_value(k)}" for k in change.keys_removed]
@@ -139,13 +128,8 @@ def _change_lines(change: Change, p: _Painter) -> list[str]:
     return lines
 
 
-def _environment_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
-    counts = ", ".join(count_phrases(env.summary())) or "no changes"
-    lines = [p(f"Environment {clean(env.name)}: {counts}", "bold")]
-    live = live_phrases(env.counts)
-    if live:
-        lines.append("  live clients: " + ", ".join(live))
-    # Problems come before the changes: a reviewer must not scroll past them.
+def _problem_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
+    lines: list[str] = []
     if env.blockers:
         lines += _messages("BLOCKED", "fix the configuration; --force does not override",
                            env.blockers, p)
@@ -153,10 +137,12 @@ def _environment_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
         lines += _messages("REFUSED", "apply exits 4 unless --force", env.refusals, p)
     if env.warnings:
         lines += _messages("WARNING", "check before applying", env.warnings, p)
+    return lines
 
-    changes = env.ordered()
-    if not changes:
-        return [*lines, "", "  " + (NO_CHANGES_BLOCKED if env.blockers else NO_CHANGES)]
+
+def _changes_lines(env: EnvironmentPlan, changes: list[Change], p: _Painter) -> list[str]:
+    """Destructive changes first under their own heading, then the others."""
+    lines: list[str] = []
     destructive = [c for c in changes if c.destructive]
     others = [c for c in changes if not c.destructive]
     if destructive:
@@ -172,6 +158,34 @@ def _environment_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
     return lines
 
 
+def _environment_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
+    counts = ", ".join(count_phrases(env.summary())) or "no changes"
+    lines = [p(f"Environment {clean(env.name)}: {counts}", "bold")]
+    live = live_phrases(env.counts)
+    if live:
+        lines.append("  live clients: " + ", ".join(live))
+    # Problems come before the changes: a reviewer must not scroll past them.
+    lines += _problem_lines(env, p)
+    changes = env.ordered()
+    if not changes:
+        return [*lines, "", "  " + (NO_CHANGES_BLOCKED if env.blockers else NO_CHANGES)]
+    return lines + _changes_lines(env, changes, p)
+
+
+def _refusal_line(plan: Plan, p: _Painter) -> list[str]:
+    blockers = sum(len(e.blockers) for e in plan.environments)
+    refusals = sum(len(e.refusals) for e in plan.environments)
+    if not blockers and not refusals:
+        return []
+    parts = []
+    if blockers:
+        parts.append(_plural(blockers, "blocker") + " (fix the configuration)")
+    if refusals:
+        parts.append(_plural(refusals, "refusal") + " (--force overrides)")
+    return ["", p("Apply would refuse this plan (exit 4): " + ", ".join(parts) + ".",
+                  "bold red")]
+
+
 def render_text(plan: Plan, *, color: bool) -> str:
     """The plan as text for people. ``color`` adds ANSI colours (the caller decides: a
     terminal and no ``NO_COLOR``)."""
@@ -179,17 +193,8 @@ def render_text(plan: Plan, *, color: bool) -> str:
     lines = [f"selvsync plan for organisation {clean(plan.orgno)} (owner {clean(plan.owner)})"]
     for env in plan.environments:
         lines += ["", *_environment_lines(env, p)]
-    blockers = sum(len(e.blockers) for e in plan.environments)
-    refusals = sum(len(e.refusals) for e in plan.environments)
     # Repeated at the end: in a long plan the messages at the top have scrolled away.
-    if blockers or refusals:
-        parts = []
-        if blockers:
-            parts.append(_plural(blockers, "blocker") + " (fix the configuration)")
-        if refusals:
-            parts.append(_plural(refusals, "refusal") + " (--force overrides)")
-        lines += ["", p("Apply would refuse this plan (exit 4): " + ", ".join(parts) + ".",
-                        "bold red")]
-    total = ", ".join(count_phrases(plan.summary(), always=CORE_ACTIONS))
+    lines += _refusal_line(plan, p)
+    total = ", ".join(count_phrases(plan.summary(), total=True))
     lines += ["", p(f"Plan: {total}.", "bold")]
     return "\n".join(lines) + "\n"

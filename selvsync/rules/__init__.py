@@ -6,18 +6,18 @@ combination table (integration type x application type x auth method x grants x 
 URIs, lifetimes, fields that must not be written. Every problem is collected, never only the
 first. A value of the wrong type is skipped rather than crashed on: the schema reported it.
 
-This module holds the client rules and the public API; URI and e-mail syntax live in
-:mod:`selvsync.rules.uris`, the combination table in :mod:`selvsync.rules.combinations`,
-merchant data and organisation numbers in :mod:`selvsync.rules.merchant`. Sources:
-digdir-api.md ("Allowed combinations", "Other rules") and Digdir's client-registration page
-(felleslosninger/docs ``oidc_func_clientreg``).
+This module holds the client rules and the public API; the field catalogue (writable and
+read-only fields, server defaults) lives in :mod:`selvsync.rules.fields`, URI and e-mail
+syntax in :mod:`selvsync.rules.uris`, the combination table in
+:mod:`selvsync.rules.combinations`, merchant data and organisation numbers in
+:mod:`selvsync.rules.merchant`. Source: Digdir's API documentation ("Allowed combinations",
+"Other rules") and client-registration page (felleslosninger/docs ``oidc_func_clientreg``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any, Final
 
 from selvsync.errors import Diagnostic, Position
@@ -26,11 +26,17 @@ from selvsync.rules.combinations import (
     KRR_SCOPES,
     LOGIN_TYPES,
     MACHINE_TYPES,
-    PUBLIC_APPS,
     check_combination,
     items,
     one_of,
     strings,
+)
+from selvsync.rules.fields import (
+    DEFAULTS,
+    MAX_SECONDS,
+    READ_ONLY,
+    SERVER_ADDED_SCOPES,
+    effective_defaults,
 )
 from selvsync.rules.merchant import check_merchant_fields, orgno_problem, valid_orgno
 from selvsync.rules.uris import (
@@ -62,92 +68,7 @@ Locate = Callable[[Path], Position | None]
 _INTEGRATION_TYPES: Final = ("idporten", "api_klient", "ansattporten", "maskinporten", "krr")
 _APPLICATION_TYPES: Final = ("web", "browser", "native")
 
-# Server defaults in layers: "common" for every client, then "login" or the machine type, then
-# "public_app" for browser/native login clients; effective_defaults() merges them. Lists are
-# tuples so nobody mutates the shared constant. Documented by Digdir: the lifetimes, ONETIME,
-# openid+profile, the KRR scopes. RFC 7591's default: client_secret_basic for web clients.
-# Assumed (undocumented): machine clients get the same lifetimes and booleans as login ones.
-DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
-    {
-        "common": MappingProxyType(
-            {
-                "application_type": "web",
-                "authorization_lifetime": 7200,
-                "access_token_lifetime": 120,
-                "refresh_token_lifetime": 600,
-                "refresh_token_usage": "ONETIME",
-                "sso_disabled": False,
-                "frontchannel_logout_session_required": False,
-            }
-        ),
-        "login": MappingProxyType(
-            {
-                "token_endpoint_auth_method": "client_secret_basic",
-                "grant_types": ("authorization_code",),
-                "scopes": ("openid", "profile"),
-                "code_challenge_method": "S256",
-            }
-        ),
-        "public_app": MappingProxyType({"token_endpoint_auth_method": "none"}),
-        **{
-            machine: MappingProxyType(
-                {
-                    "token_endpoint_auth_method": "private_key_jwt",
-                    "grant_types": (JWT_BEARER,),
-                    "scopes": KRR_SCOPES if machine == "krr" else (),
-                    "redirect_uris": (),
-                    "post_logout_redirect_uris": (),
-                }
-            )
-            for machine in ("maskinporten", "krr")
-        },
-    }
-)
-
-# Scopes Digdir adds to every login client whatever it declares: the diff engine compares
-# declared | SERVER_ADDED_SCOPES.get(type, frozenset()) with the live set.
-SERVER_ADDED_SCOPES: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {t: frozenset({"openid", "profile"}) for t in LOGIN_TYPES}
-)
-
-# Digdir documents no upper bounds. These only catch unit mistakes (milliseconds, minutes)
-# and leave every realistic value alone. Value: (seconds, the same in words).
-_MAX_LIFETIME: Final = {
-    "authorization_lifetime": (365 * 86400, "one year"),
-    "access_token_lifetime": (86400, "one day"),
-    "refresh_token_lifetime": (365 * 86400, "one year"),
-}
 _CLIENT_NAME_MAX: Final = 100  # undocumented; the name is shown on the login page
-
-_READ_ONLY: Final = {
-    "client_orgno": "remove it; the owner is the organisation in the access token",
-    "supplier_orgno": "remove it; Digdir sets it when a supplier creates the client",
-    "created": "remove it; it comes from Digdir's responses, not from configuration",
-    "last_updated": "remove it; it comes from Digdir's responses, not from configuration",
-    "active": "remove it; a client removed from the YAML is deactivated",
-    "jwks_uri": "remove it; declare public keys with keys: (a JWKS file under keys/)",
-}
-
-
-def effective_defaults(
-    integration_type: str, application_type: str | None = None
-) -> dict[str, Any]:
-    """Digdir's server-side defaults for a client of this kind, as a fresh mutable dict.
-
-    A field missing from the YAML and equal to its default here is not a change. Unknown
-    integration types (e.g. eformidling) get only the common defaults.
-    """
-    merged: dict[str, Any] = dict(DEFAULTS["common"])
-    if integration_type in LOGIN_TYPES:
-        merged.update(DEFAULTS["login"])
-        if application_type in PUBLIC_APPS:
-            merged.update(DEFAULTS["public_app"])
-    elif integration_type in MACHINE_TYPES:
-        merged.update(DEFAULTS[integration_type])
-    if application_type is not None:
-        merged["application_type"] = application_type
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
-
 
 def format_field(prefix: str, path: Path) -> str:
     """``("redirect_uris", 2)`` under ``clients.app`` -> ``clients.app.redirect_uris[2]``."""
@@ -231,7 +152,7 @@ def _check_not_writable(key: str, client: Mapping[str, Any], report: _Reporter) 
             "remove it and rotate that secret; Digdir generates secrets and selvsync writes "
             f"the one for '{key}' to the environment's secret sink (a 0600 file or a command)",
         )
-    for name, hint in _READ_ONLY.items():
+    for name, hint in READ_ONLY.items():
         if name in client:
             report((name,), f"{name} is read-only: Digdir sets it", hint)
 
@@ -335,7 +256,7 @@ def _check_client_uris(
 
 
 def _check_lifetimes(client: Mapping[str, Any], report: _Reporter) -> None:
-    for name, (maximum, in_words) in _MAX_LIFETIME.items():
+    for name, (maximum, in_words) in MAX_SECONDS.items():
         value = client.get(name)
         if not isinstance(value, int) or isinstance(value, bool):
             continue

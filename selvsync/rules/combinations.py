@@ -58,7 +58,7 @@ def check_combination(
     client: Mapping[str, Any], itype: str, app: str, defaults: Mapping[str, Any], report: Report
 ) -> None:
     """All table rules for a client of a valid integration type and application type;
-    ``defaults`` are :func:`selvsync.rules.effective_defaults` for that pair."""
+    ``defaults`` are :func:`selvsync.rules.fields.effective_defaults` for that pair."""
     method = _check_auth_method(client, itype, app, defaults, report)
     grants = _check_grants(client, itype, defaults, report)
     _check_scopes(client, itype, report)

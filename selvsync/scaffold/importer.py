@@ -41,6 +41,7 @@ from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
 from selvsync.plan import diff
+from selvsync.rules.fields import SERVER_ADDED_SCOPES, WRITABLE_FIELDS, effective_defaults
 from selvsync.yaml import dump
 
 __all__ = [
@@ -185,9 +186,9 @@ def normalise(live: Mapping[str, Any]) -> dict[str, Any]:
     app = body.get("application_type")
     # An omitted application_type means "web" to the diff engine, so it is compared with the
     # plain defaults; every other field with the defaults of this client's application type.
-    plain = rules.effective_defaults(itype)
-    defaults = rules.effective_defaults(itype, app if isinstance(app, str) else None)
-    server_added = rules.SERVER_ADDED_SCOPES.get(itype, frozenset())
+    plain = effective_defaults(itype)
+    defaults = effective_defaults(itype, app if isinstance(app, str) else None)
+    server_added = SERVER_ADDED_SCOPES.get(itype, frozenset())
     out: dict[str, Any] = {}
     for name, value in body.items():
         have = diff.canonical(name, value)
@@ -205,7 +206,7 @@ def normalise(live: Mapping[str, Any]) -> dict[str, Any]:
 def _with_description(fields: Mapping[str, Any], description: str) -> dict[str, Any]:
     """``fields`` with the human description placed where the API lists it."""
     out: dict[str, Any] = {}
-    for name in diff.WRITABLE_FIELDS:
+    for name in WRITABLE_FIELDS:
         if name == "description":
             if description:
                 out[name] = description

@@ -1,0 +1,151 @@
+"""A plan as a JSON document and back: the one serialization of plans.
+
+``plan --format json`` prints :func:`plan_document`; ``plan --out`` saves the same with
+``plan_file=True`` (plus request bodies, JWKS, live fingerprints and planned creates), and
+``apply PLANFILE`` reads that back with :func:`from_dict`. The format is versioned
+(``format_version``) and described in docs/plan-format.md.
+
+Every document is masked: fields and keys named ``client_secret``, ``access_token`` or
+``assertion`` and any :class:`~selvsync.sensitive.value.Secret` value become ``(sensitive)``
+(see :mod:`selvsync.sensitive.mask`), although a plan never should hold any. Pure: reading
+and writing files is :mod:`selvsync.plan.planfile`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from selvsync.plan.actions import Action
+from selvsync.plan.changes import Change, EnvironmentPlan, Plan
+from selvsync.plan.diff import FieldChange
+from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
+
+FORMAT_VERSION: Final = 1
+KIND: Final = "selvsync-plan"  # only plan files carry it
+
+
+def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
+    """One change, unmasked; ``bodies`` adds what apply needs (plan files only)."""
+    out: dict[str, Any] = {
+        "environment": change.environment,
+        "key": change.key,
+        "action": str(change.action),
+        "client_id": change.client_id,
+        "fields": [f.as_dict() for f in change.fields],
+        "notes": list(change.notes),
+    }
+    if change.keys_added or change.keys_removed:
+        out["keys_added"] = list(change.keys_added)
+        out["keys_removed"] = list(change.keys_removed)
+    if change.action == Action.MERCHANT:
+        out["manual"] = change.manual
+    if bodies:
+        out["body"] = change.body
+        out["jwks"] = change.jwks
+        out["returns_secret"] = change.returns_secret
+        out["protected"] = change.protected
+        out["merchant"] = change.merchant
+    return out
+
+
+def change_from_dict(data: Mapping[str, Any]) -> Change:
+    return Change(
+        environment=str(data["environment"]),
+        key=str(data["key"]),
+        action=Action(data["action"]),
+        client_id=data.get("client_id"),
+        fields=[FieldChange(f["field"], f["before"], f["after"]) for f in data["fields"]],
+        notes=[str(n) for n in data.get("notes", [])],
+        body=data.get("body"),
+        jwks=data.get("jwks"),
+        keys_added=list(data.get("keys_added", [])),
+        keys_removed=list(data.get("keys_removed", [])),
+        returns_secret=bool(data.get("returns_secret", False)),
+        protected=bool(data.get("protected", False)),
+        manual=bool(data.get("manual", False)),
+        merchant=data.get("merchant"),
+    )
+
+
+def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, Any]:
+    return {
+        "name": env.name,
+        "summary": env.summary(),
+        "live": dict(env.counts),
+        "warnings": list(env.warnings),
+        "notes": list(env.notes),
+        "refusals": list(env.refusals),
+        "blockers": list(env.blockers),
+        **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
+    }
+
+
+def as_dict(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
+    """The plan as JSON-ready data, unmasked (:func:`plan_document` masks it)."""
+    out: dict[str, Any] = {"kind": KIND} if plan_file else {}
+    out |= {
+        "format_version": FORMAT_VERSION,
+        "orgno": plan.orgno,
+        "owner": plan.owner,
+        "changes": [change_as_dict(c, bodies=plan_file) for c in plan.changes],
+        "summary": plan.summary(),
+        "environments": [_environment_as_dict(e, plan_file=plan_file) for e in plan.environments],
+    }
+    return out
+
+
+def field_values(change: FieldChange, mask: Any = MASKED) -> tuple[Any, Any]:
+    """``(before, after)`` of a field change, masked when the field itself is sensitive."""
+    return mask_pair(change.field, change.before, change.after, mask)
+
+
+def plan_document(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
+    """:func:`as_dict` with sensitive values masked: what ``--format json`` and plan files hold."""
+    doc: dict[str, Any] = scrub(as_dict(plan, plan_file=plan_file), MASK)
+    # Field changes name their field in a value ("field": "client_secret"), which the
+    # key-based scrub cannot see; mask those from the Change objects themselves.
+    for out, change in zip(doc["changes"], plan.changes, strict=True):
+        for fout, fc in zip(out["fields"], change.fields, strict=True):
+            fout["before"], fout["after"] = field_values(fc, MASK)
+    return doc
+
+
+def dumps(plan: Plan, *, plan_file: bool = False) -> str:
+    """:func:`plan_document` as stable, indented JSON text ending in a newline."""
+    return json.dumps(plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False,
+                      ensure_ascii=False) + "\n"
+
+
+def from_dict(data: Any) -> Plan:
+    """A plan file's document back as a Plan. Raises KeyError, TypeError or ValueError (or
+    AttributeError) on anything malformed; the caller names the file."""
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise ValueError("missing kind: selvsync-plan")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"format_version {data.get('format_version')!r} is not "
+            f"{FORMAT_VERSION}; plan again with this version of selvsync"
+        )
+    environments: dict[str, EnvironmentPlan] = {}
+    for env in data["environments"]:
+        fingerprints = env["fingerprints"]
+        absent = env["absent"]
+        if not isinstance(fingerprints, dict) or not isinstance(absent, list):
+            raise TypeError("fingerprints/absent have the wrong type")
+        environments[str(env["name"])] = EnvironmentPlan(
+            name=str(env["name"]),
+            warnings=[str(w) for w in env.get("warnings", [])],
+            refusals=[str(r) for r in env.get("refusals", [])],
+            blockers=[str(b) for b in env.get("blockers", [])],
+            counts={str(k): int(v) for k, v in env.get("live", {}).items()},
+            fingerprints={str(k): str(v) for k, v in fingerprints.items()},
+            absent=[str(a) for a in absent],
+        )
+    for item in data["changes"]:
+        change = change_from_dict(item)
+        if change.environment not in environments:
+            raise ValueError(f"change for unknown environment {change.environment!r}")
+        environments[change.environment].changes.append(change)
+    return Plan(str(data["orgno"]), str(data["owner"]), list(environments.values()))
