@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -12,10 +13,11 @@ from typing import Any
 from .control import ROOT, ControlSurface
 from .counters import Counters
 from .errors import ApiProblem, ConnectionDropped, FieldError, OAuthError, problem, problem_body
-from .faults import Fault, FaultSet
+from .faults import ErrorShape, Fault, FaultSet, KeylessJwks
 from .grant import GrantHandler
 from .handlers import ClientApi
-from .tokens import MODIFY, READ, WRITE, Principal, TokenRegistry
+from .metadata import JWKS_PATH, authorization_server_metadata, metadata_paths, token_signing_keys
+from .tokens import FULL_SCOPES, MODIFY, READ, WRITE, Principal, TokenRegistry
 from .wire import Request, Response
 
 log = logging.getLogger("selvsync.emulator")
@@ -23,6 +25,7 @@ log = logging.getLogger("selvsync.emulator")
 Handler = Callable[[Request, Principal, Mapping[str, str], float], Response]
 StartResponse = Callable[..., Any]
 TOKEN_PATH = "/token"
+JWKS_TEMPLATE = "/clients/{id}/jwks"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def _routes(api: ClientApi, prefix: str) -> list[Route]:
         ("PUT", "/clients/{id}", change, api.update_client),
         ("DELETE", "/clients/{id}", change, api.deactivate_client),
         ("POST", "/clients/{id}/secret", change, api.rotate_secret),
-        ("GET", "/clients/{id}/jwks", (READ,), api.get_jwks),
+        ("GET", JWKS_TEMPLATE, (READ,), api.get_jwks),
         ("POST", "/clients/{id}/jwks", change, api.put_jwks),
         ("PUT", "/clients/{id}/jwks", change, api.put_jwks),
         ("DELETE", "/clients/{id}/jwks", change, api.delete_jwks),
@@ -58,12 +61,24 @@ def _routes(api: ClientApi, prefix: str) -> list[Route]:
     return routes
 
 
+def _routing_path(path: str) -> str:
+    """The path routes are matched against: one trailing slash is ignored (``/clients/`` is
+    ``/clients``), as older clients send it."""
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+
+
 class App:
     def __init__(self, api: ClientApi, grant: GrantHandler, tokens: TokenRegistry,
                  faults: FaultSet, counters: Counters, control: ControlSurface | None,
                  prefix: str, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], *, issuer: str,
+                 error_shape: ErrorShape = "modern",
+                 keyless_jwks: KeylessJwks = "keys") -> None:
         self._routes = _routes(api, prefix)
+        self._issuer = issuer
+        self._metadata_paths = metadata_paths(issuer)
+        self.error_shape: ErrorShape = error_shape
+        self.keyless_jwks: KeylessJwks = keyless_jwks
         self._grant = grant
         self._tokens = tokens
         self._faults = faults
@@ -91,22 +106,39 @@ class App:
             self._sleep(pre.delay)
         if pre.rejection is not None:
             rejection = pre.rejection
-            return self._error_response(rejection.status, rejection.headers, rejection.body)
+            response = self._error_response(rejection.status, rejection.headers, rejection.body)
+            return self._shape_error(req, response)
         response = self._dispatch(req, route, params, allowed, pre.list_lag)
+        if route is not None and route.template == JWKS_TEMPLATE and req.method == "GET":
+            response = self._shape_keyless(req, response)
         fault = self._faults.after(req.method, req.path)
-        return response if fault is None else self._damage(response, fault)
+        if fault is not None:
+            response = self._damage(response, fault)
+        return self._shape_error(req, response)
+
+    def _public(self, path: str) -> tuple[str, Callable[[Request], Response]] | None:
+        """The unauthenticated endpoints outside the prefix: method and handler."""
+        if path == TOKEN_PATH:
+            return "POST", self._token
+        if path in self._metadata_paths:
+            return "GET", self._metadata
+        if path == JWKS_PATH:
+            return "GET", lambda req: Response.json(200, token_signing_keys())
+        return None
 
     def _match(self, req: Request) -> tuple[Route | None, dict[str, str], list[str]]:
         allowed: list[str] = []
+        path = _routing_path(req.path)
         for route in self._routes:
-            found = route.pattern.fullmatch(req.path)
+            found = route.pattern.fullmatch(path)
             if found is None:
                 continue
             if route.method == req.method:
                 return route, found.groupdict(), []
             allowed.append(route.method)
-        if req.path == TOKEN_PATH and req.method != "POST":
-            allowed.append("POST")
+        public = self._public(path)
+        if public is not None and public[0] != req.method:
+            allowed.append(public[0])
         return None, {}, allowed
 
     def _dispatch(self, req: Request, route: Route | None, params: dict[str, str],
@@ -116,8 +148,9 @@ class App:
                 who = self._tokens.authenticate(req.headers.get("authorization"))
                 who.require(*route.scopes)
                 return route.handler(req, who, params, lag)
-            if req.path == TOKEN_PATH and req.method == "POST":
-                return self._token(req)
+            public = self._public(_routing_path(req.path))
+            if public is not None and public[0] == req.method:
+                return public[1](req)
             if allowed:
                 raise problem(405, f"{req.method} is not allowed here",
                               headers={"Allow": ", ".join(allowed)})
@@ -134,6 +167,41 @@ class App:
         except OAuthError as exc:
             return Response.json(exc.status, exc.body(), {"Cache-Control": "no-store"})
         return Response.json(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _metadata(self, req: Request) -> Response:
+        return Response.json(200, authorization_server_metadata(
+            self._issuer, req.base_url, list(FULL_SCOPES)))
+
+    def _shape_keyless(self, req: Request, response: Response) -> Response:
+        if response.status != 200 or json.loads(response.body) != {"keys": []}:
+            return response
+        if (self.keyless_jwks == "empty"
+                or self._faults.shaping("keyless_jwks", req.method, req.path) is not None):
+            return Response.json(200, {}, {k: v for k, v in response.headers.items()
+                                           if k != "Content-Type"})
+        return response
+
+    def _shape_error(self, req: Request, response: Response) -> Response:
+        """Write a Digdir error body in the configured shape, or a matching fault's."""
+        if response.status < 400 or not response.headers.get(
+                "Content-Type", "").startswith("application/json"):
+            return response
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return response  # damaged on purpose (truncate)
+        if not isinstance(body, dict) or "errors" not in body:
+            return response  # the token endpoint's OAuth errors have their own shape
+        fault = self._faults.shaping("error_shape", req.method, req.path)
+        shape = fault.shape if fault is not None else self.error_shape
+        headers = {k: v for k, v in response.headers.items() if k != "Content-Type"}
+        if shape == "plain":
+            return Response(response.status, str(body["error_description"]).encode(),
+                            {"Content-Type": "text/plain; charset=utf-8", **headers})
+        if shape == "messages":
+            return Response.json(response.status,
+                                 {**body, "error": body["error_description"]}, headers)
+        return response
 
     def _problem(self, exc: ApiProblem) -> Response:
         return Response.json(exc.status, exc.body(self._clock()), exc.headers)

@@ -15,7 +15,7 @@ import httpx
 from .app import App
 from .control import ControlSurface
 from .counters import Counters
-from .faults import FaultSet
+from .faults import ERROR_SHAPES, KEYLESS_JWKS, ErrorShape, FaultSet, KeylessJwks
 from .grant import GrantHandler, load_admin_client
 from .handlers import ClientApi
 from .store import Store
@@ -34,6 +34,10 @@ class Emulator:
 
     ``seed`` makes client ids, list shuffling and latency jitter repeatable; ``clock`` and
     ``sleep`` let tests move time without waiting. ``control`` enables ``/_emulator/``.
+    ``error_shape`` (modern, messages, plain) and ``keyless_jwks`` (keys, empty) pick among
+    the answer shapes Digdir has used; faults of the same names override them per request.
+    ``ansattporten_sso_forced`` makes ansattporten clients store ``sso_disabled: true``
+    whatever is sent, as Digdir does (off by default until selvsync's own rules expect it).
     """
 
     def __init__(self, db: str | Path = ":memory:", *, prefix: str = "/api/v1",
@@ -42,9 +46,15 @@ class Emulator:
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
                  secret_factory: Callable[[], str] = _default_secret,
-                 token_lifetime: int = 120, max_skew: float = 10.0) -> None:
+                 token_lifetime: int = 120, max_skew: float = 10.0,
+                 error_shape: ErrorShape = "modern",
+                 keyless_jwks: KeylessJwks = "keys",
+                 ansattporten_sso_forced: bool = False) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError("prefix must start with '/' and not end with one, e.g. /api/v1")
+        if error_shape not in ERROR_SHAPES or keyless_jwks not in KEYLESS_JWKS:
+            raise ValueError(f"error_shape must be one of {', '.join(sorted(ERROR_SHAPES))} and "
+                             f"keyless_jwks one of {', '.join(sorted(KEYLESS_JWKS))}")
         self.prefix = prefix
         self.issuer = issuer
         self.clock = clock
@@ -58,10 +68,12 @@ class Emulator:
         self._counters = Counters()
         api = ClientApi(self.store, clock, prefix, new_id=self._new_id,
                         secret_factory=secret_factory,
-                        shuffle=random.Random(self._rng.random()) if shuffle_lists else None)
+                        shuffle=random.Random(self._rng.random()) if shuffle_lists else None,
+                        ansattporten_sso_forced=ansattporten_sso_forced)
         self._app = App(api, self.grant, self.tokens, self.faults, self._counters,
                         ControlSurface(self.faults, self._counters) if control else None,
-                        prefix, clock, sleep)
+                        prefix, clock, sleep, issuer=issuer, error_shape=error_shape,
+                        keyless_jwks=keyless_jwks)
 
     def _new_id(self) -> str:
         if self._seeded:

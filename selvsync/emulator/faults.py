@@ -3,7 +3,9 @@
 Faults act in two phases. Before the handler runs (nothing committed): latency, rate limit,
 a given status, and list lag for the handler to apply. After it committed: drop the
 connection, replace the answer with a 5xx, or truncate the body, so a client sees a failure
-for a change that did happen.
+for a change that did happen. Shape faults change only how an answer is written, in shapes
+Digdir has really used: error bodies (``error_shape``) and a keyless key set
+(``keyless_jwks``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,20 @@ from typing import Any, Literal, TypedDict, Unpack, get_args
 from .timefmt import http_date
 
 FaultKind = Literal["latency", "status", "rate_limit", "drop", "commit_status", "truncate",
-                    "list_lag"]
+                    "list_lag", "error_shape", "keyless_jwks"]
 KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 PRE_COMMIT = frozenset({"latency", "status", "rate_limit", "list_lag"})
+SHAPES = frozenset({"error_shape", "keyless_jwks"})
+POST_COMMIT = KINDS - PRE_COMMIT - SHAPES
 DEFAULT_STATUS = {"status": 503, "commit_status": 502}
+# How an error body is written. modern: ``error`` is a code (invalid_client_metadata, ...);
+# messages: ``error`` carries the joined messages, as in 2025 bodies; plain: text/plain,
+# the joined messages only, as older endpoints answered.
+ErrorShape = Literal["modern", "messages", "plain"]
+ERROR_SHAPES: frozenset[str] = frozenset(get_args(ErrorShape))
+# A keyless client's key set: {"keys": []} or {}.
+KeylessJwks = Literal["keys", "empty"]
+KEYLESS_JWKS: frozenset[str] = frozenset(get_args(KeylessJwks))
 
 
 @dataclass
@@ -46,6 +58,7 @@ class Fault:
     body: str | None = None
     rate: float = 1.0
     burst: int = 1
+    shape: ErrorShape = "messages"
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     _tokens: float = field(default=-1.0, init=False, repr=False, compare=False)
     _refilled_at: float = field(default=0.0, init=False, repr=False, compare=False)
@@ -98,6 +111,8 @@ def _problems(f: Fault) -> list[str]:
         problems.append("rate must be positive and burst a positive integer")
     if f.body is not None and not isinstance(f.body, str):
         problems.append("body must be a string or null")
+    if f.shape not in ERROR_SHAPES:
+        problems.append(f"shape must be one of {', '.join(sorted(ERROR_SHAPES))}")
     if f.retry_after_format not in ("seconds", "http-date"):
         problems.append("retry_after_format must be seconds or http-date")
     if f.retry_after is not None and not isinstance(f.retry_after, str | int | float):
@@ -129,6 +144,7 @@ class FaultOptions(TypedDict, total=False):
     body: str | None
     rate: float
     burst: int
+    shape: ErrorShape
     id: str
 
 
@@ -208,7 +224,17 @@ class FaultSet:
     def after(self, method: str, path: str) -> Fault | None:
         """The post-commit fault to apply to this response, if any."""
         with self._lock:
-            for fault in self._matching(method, path, KINDS - PRE_COMMIT):
+            for fault in self._matching(method, path, POST_COMMIT):
+                self._consume(fault)
+                return fault
+        return None
+
+    def shaping(self, kind: Literal["error_shape", "keyless_jwks"], method: str,
+                path: str) -> Fault | None:
+        """The first matching shape fault of ``kind``. Call it only for an answer the fault
+        applies to (an error body; a keyless key set): ``times`` counts those."""
+        with self._lock:
+            for fault in self._matching(method, path, frozenset({kind})):
                 self._consume(fault)
                 return fault
         return None

@@ -13,12 +13,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import problem
-from .keys import validate_jwks
+from .keys import stamp_expiry, validate_jwks
 from .merchant import EMPTY, validate_merchant
 from .store import ClientRow, Store
 from .timefmt import digdir_timestamp
 from .tokens import SUPPLIER, Principal
-from .validation import LIST_FIELDS, SECRET_METHODS, valid_orgno, validate_client
+from .validation import (
+    LIST_FIELDS,
+    LOGIN_TYPES,
+    SECRET_METHODS,
+    valid_orgno,
+    validate_client,
+)
 from .wire import Request, Response
 
 Params = Mapping[str, str]
@@ -38,7 +44,9 @@ class ClientApi:
         new_id: Callable[[], str],
         secret_factory: Callable[[], str],
         shuffle: random.Random | None,
+        ansattporten_sso_forced: bool = False,
     ) -> None:
+        self._forced = ansattporten_sso_forced
         self._store = store
         self._clock = clock
         self._prefix = prefix
@@ -62,7 +70,7 @@ class ClientApi:
 
     def create_client(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         body = req.json()
-        fields = validate_client(body)
+        fields = validate_client(body, forced=self._forced)
         assert isinstance(body, dict)
         orgno, supplier = self._owner(body, who)
         secret = (
@@ -95,7 +103,7 @@ class ClientApi:
     def update_client(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         with self._store.transaction():
             row = self._writable(who, params["id"])
-            fields = validate_client(req.json(), current=row.fields)
+            fields = validate_client(req.json(), current=row.fields, forced=self._forced)
             if fields["token_endpoint_auth_method"] not in SECRET_METHODS:
                 row.secret_hash = None
             row.fields = self._shuffled(fields)
@@ -149,7 +157,8 @@ class ClientApi:
             row = self._writable(who, params["id"])
             keyset = self._store.get_jwks(row.client_id)
             now = self._stamp(keyset.last_updated if keyset else None)
-            keys = validate_jwks(req.json(), now)
+            previous = keyset.keys if keyset else []
+            keys = stamp_expiry(validate_jwks(req.json()), previous, now)
             taken = self._store.kids_taken([k["kid"] for k in keys], row.client_id)
             if taken:
                 raise problem(
@@ -267,6 +276,9 @@ class ClientApi:
         if row.supplier_orgno is not None:
             out["supplier_orgno"] = row.supplier_orgno
         out.update(row.fields)
+        if row.fields.get("integration_type") in LOGIN_TYPES:
+            # Server-set: the emulator's logout tokens would always carry sid.
+            out["backchannel_logout_session_required"] = "backchannel_logout_uri" in row.fields
         out.update(
             {
                 "created": digdir_timestamp(row.created),

@@ -34,10 +34,11 @@ def _b64url_int(value: object) -> int | None:
     return int.from_bytes(raw, "big")
 
 
-def validate_jwks(body: object, now: float) -> list[dict[str, Any]]:
-    """The keys to store, each with ``exp`` one year from ``now``; ApiProblem(400) otherwise.
+def validate_jwks(body: object) -> list[dict[str, Any]]:
+    """The public keys to store, with a posted ``exp`` kept as sent; ApiProblem(400) otherwise.
 
-    Kid uniqueness across clients needs the store and is checked there.
+    ``stamp_expiry`` decides each key's final ``exp``. Kid uniqueness across clients needs the
+    store and is checked there.
     """
     if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
         raise ApiProblem(400, [FieldError('the body must be {"keys": [...]}', "keys")])
@@ -58,8 +59,7 @@ def validate_jwks(body: object, now: float) -> list[dict[str, Any]]:
         errors.extend(FieldError(f"{label}: {p}", "keys") for p in problems)
         if not problems and isinstance(key, dict):
             seen.add(key["kid"])
-            public = {k: v for k, v in key.items() if k in PUBLIC_MEMBERS}
-            stored.append({**public, "exp": int(now) + KEY_LIFETIME})
+            stored.append({k: v for k, v in key.items() if k in PUBLIC_MEMBERS | SERVER_MEMBERS})
     if errors:
         raise ApiProblem(400, errors)
     return stored
@@ -87,9 +87,40 @@ def _key_problems(key: object) -> list[str]:
     exponent = _b64url_int(key.get("e"))
     if exponent is None or exponent < 3 or exponent % 2 == 0:
         problems.append("e must be a base64url-encoded odd exponent")
+    exp = key.get("exp")
+    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int) or exp <= 0):
+        problems.append("exp must be a Unix time in whole seconds")
     modulus = _b64url_int(key.get("n"))
     if modulus is None:
         problems.append("n must be a base64url-encoded modulus")
     elif modulus.bit_length() < MIN_RSA_BITS:
         problems.append(f"RSA keys need at least {MIN_RSA_BITS} bits, got {modulus.bit_length()}")
     return problems
+
+
+def _material(key: dict[str, Any]) -> tuple[object, int | None, int | None]:
+    return key.get("kty"), _b64url_int(key.get("e")), _b64url_int(key.get("n"))
+
+
+def stamp_expiry(keys: list[dict[str, Any]], previous: list[dict[str, Any]],
+                 now: float) -> list[dict[str, Any]]:
+    """Give each key its ``exp`` the way Digdir has since 2022.
+
+    A key already registered (same kid, same key material) keeps the ``exp`` it got when it
+    was first posted: re-posting a set renews nothing. A new key gets the posted ``exp`` if
+    there is one, capped at one year after now, else one year after now.
+    """
+    registered = {(k.get("kid"), _material(k)): k.get("exp") for k in previous}
+    ceiling = int(now) + KEY_LIFETIME
+    stamped = []
+    for key in keys:
+        kept = registered.get((key.get("kid"), _material(key)))
+        posted = key.get("exp")
+        if isinstance(kept, int):
+            exp = kept
+        elif isinstance(posted, int):
+            exp = min(posted, ceiling)
+        else:
+            exp = ceiling
+        stamped.append({**key, "exp": exp})
+    return stamped

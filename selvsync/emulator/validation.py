@@ -26,7 +26,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 STRING_FIELDS = frozenset({
     "integration_type", "application_type", "client_name", "description", "client_uri",
     "logo_uri", "token_endpoint_auth_method", "frontchannel_logout_uri", "refresh_token_usage",
-    "code_challenge_method",
+    "code_challenge_method", "backchannel_logout_uri",
 })
 LIST_FIELDS = frozenset({"grant_types", "scopes", "redirect_uris", "post_logout_redirect_uris"})
 BOOL_FIELDS = frozenset({"frontchannel_logout_session_required", "sso_disabled"})
@@ -38,8 +38,11 @@ LIFETIME_FIELDS = {
 WRITABLE_FIELDS = STRING_FIELDS | LIST_FIELDS | BOOL_FIELDS | frozenset(LIFETIME_FIELDS)
 READ_ONLY_FIELDS = frozenset({
     "client_id", "client_orgno", "supplier_orgno", "created", "last_updated", "active",
-    "client_secret", "jwks_uri",
+    "client_secret", "jwks_uri", "backchannel_logout_session_required",
 })
+# Fields whose value Digdir's server decides, whatever a body says (Emulator option
+# ``ansattporten_sso_forced``, see docs/emulator.md).
+FORCED: dict[str, dict[str, Any]] = {"ansattporten": {"sso_disabled": True}}
 
 ENUMS: dict[str, frozenset[str]] = {
     "integration_type": LOGIN_TYPES | MACHINE_TYPES,
@@ -62,11 +65,14 @@ class _Problems:
             raise ApiProblem(400, list(self.items))
 
 
-def validate_client(body: object, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def validate_client(body: object, current: Mapping[str, Any] | None = None, *,
+                    forced: bool = True) -> dict[str, Any]:
     """The writable fields to store, defaults filled, or ApiProblem(400) naming every problem.
 
     ``current`` is the stored client on PUT: ``integration_type`` may be omitted there but
-    never changed. Read-only fields are ignored; unknown ones are errors.
+    never changed. Read-only fields are ignored. Fields the emulator does not know are kept
+    as sent (Digdir adds fields over time and accepts ones it does not use), so a client that
+    PUTs back what it read loses nothing. ``forced`` applies ``FORCED``.
     """
     problems = _Problems()
     if not isinstance(body, dict):
@@ -77,6 +83,8 @@ def validate_client(body: object, current: Mapping[str, Any] | None = None) -> d
         problems.raise_if_any()
         raise AssertionError("integration_type problems are always reported")
     client = _with_defaults(kind, given)
+    if forced:
+        client.update(FORCED.get(kind, {}))
     _check_required(client, problems)
     _check_combination(kind, client, problems)
     _check_scopes(kind, client, problems)
@@ -103,10 +111,10 @@ def _typed_fields(body: Mapping[str, Any], problems: _Problems) -> dict[str, Any
     for name, value in body.items():
         if name in READ_ONLY_FIELDS:
             continue
-        if name not in WRITABLE_FIELDS:
-            problems.add(name, "unknown field")
-            continue
         if value is None:
+            continue
+        if name not in WRITABLE_FIELDS:
+            given[name] = value
             continue
         message = _type_problem(name, value)
         if message:
@@ -203,7 +211,9 @@ def _check_combination(kind: str, client: Mapping[str, Any], problems: _Problems
         if app_type != "web" and method != "none":
             problems.add("token_endpoint_auth_method",
                          f"{app_type} clients are public clients and must use none")
-        if app_type != "web" and client.get("code_challenge_method") != "S256":
+        if kind == "ansattporten" and client.get("code_challenge_method") != "S256":
+            problems.add("code_challenge_method", "ansattporten clients must use PKCE (S256)")
+        elif app_type != "web" and client.get("code_challenge_method") != "S256":
             problems.add("code_challenge_method",
                          f"{app_type} clients must use PKCE (S256)")
         allowed_grants = {"authorization_code", "refresh_token"}
@@ -212,9 +222,10 @@ def _check_combination(kind: str, client: Mapping[str, Any], problems: _Problems
             problems.add("grant_types", f"the {grant} grant is not allowed")
         elif grant not in allowed_grants:
             problems.add("grant_types", f"{grant} is not allowed for {kind} clients")
-    required_grant = JWT_BEARER if kind in MACHINE_TYPES else "authorization_code"
-    if required_grant not in grants:
-        problems.add("grant_types", f"{kind} clients need the {required_grant} grant")
+    if kind in MACHINE_TYPES and JWT_BEARER not in grants:
+        problems.add("grant_types", f"{kind} clients need the {JWT_BEARER} grant")
+    if not grants:
+        problems.add("grant_types", "at least one grant type is required")
 
 
 def _check_scopes(kind: str, client: Mapping[str, Any], problems: _Problems) -> None:
@@ -241,15 +252,12 @@ def _check_uris(kind: str, client: Mapping[str, Any], problems: _Problems) -> No
         uris: list[str] = client[name]
         if kind in LOGIN_TYPES and not uris:
             problems.add(name, f"{kind} clients need at least one")
-        if kind in MACHINE_TYPES and uris:
-            problems.add(name, f"not allowed for {kind} clients")
         for uri in uris:
             message = _redirect_problem(uri, native)
             if message:
                 problems.add(name, f"{uri!r} {message}")
-    for name in ("client_uri", "logo_uri"):
-        if name in client and _redirect_problem(client[name], native=False):
-            problems.add(name, "must be an absolute https URI")
+    # client_uri and logo_uri: Digdir states no rule, and has accepted a relative logo_uri
+    # ("bilde.gif"), so any string goes.
     logout = client.get("frontchannel_logout_uri")
     if logout is not None:
         message = _redirect_problem(logout, native=False)
@@ -257,6 +265,14 @@ def _check_uris(kind: str, client: Mapping[str, Any], problems: _Problems) -> No
             problems.add("frontchannel_logout_uri", message)
         elif not any(_same_domain(logout, uri) for uri in client["redirect_uris"]):
             problems.add("frontchannel_logout_uri", "must share a domain with a redirect URI")
+    backchannel = client.get("backchannel_logout_uri")
+    if backchannel is not None:
+        message = _redirect_problem(backchannel, native=False)
+        if message:
+            problems.add("backchannel_logout_uri", message)
+        elif not any(_same_host(backchannel, uri) for uri in client["redirect_uris"]):
+            problems.add("backchannel_logout_uri",
+                         "its host must be the host of one of the redirect URIs")
 
 
 def _redirect_problem(uri: str, native: bool) -> str | None:
@@ -281,6 +297,11 @@ def _registrable(host: str) -> str:
     # An approximation of the registrable domain: the last two labels. Good enough to tell
     # login.example.no and example.no apart from other.no without a public-suffix list.
     return ".".join(host.lower().rstrip(".").split(".")[-2:])
+
+
+def _same_host(a: str, b: str) -> bool:
+    host_a, host_b = urlsplit(a).hostname, urlsplit(b).hostname
+    return bool(host_a and host_b and host_a == host_b)
 
 
 def _same_domain(a: str, b: str) -> bool:

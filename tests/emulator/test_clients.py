@@ -115,10 +115,13 @@ def test_read_only_fields_are_ignored(http: httpx.Client) -> None:
     assert "client_secret" not in updated
 
 
-def test_unknown_fields_are_rejected(http: httpx.Client) -> None:
-    response = http.post(f"{API}/clients", json=idporten(colour="blue", scope="openid"))
-    assert response.status_code == 400
-    assert field_errors(response) == {"colour", "scope"}
+def test_unknown_fields_are_kept_and_returned(http: httpx.Client) -> None:
+    # Digdir adds fields over time and has accepted ones it does not use (the Postman
+    # collection felleslosninger/eid-postman-test-collections posts client_type, force_pkce,
+    # token_reference and default_scopes and expects 201).
+    response = http.post(f"{API}/clients", json=idporten(colour="blue", force_pkce=False))
+    assert response.status_code == 201
+    assert response.json()["colour"] == "blue" and response.json()["force_pkce"] is False
 
 
 def test_integration_type_cannot_change(http: httpx.Client) -> None:
@@ -157,9 +160,10 @@ def test_error_body_has_digdirs_shape(http: httpx.Client) -> None:
 
 def test_all_problems_are_reported_at_once(http: httpx.Client) -> None:
     response = http.post(f"{API}/clients", json=idporten(
-        colour="blue", grant_types=["implicit"], redirect_uris=[], client_name=""))
+        access_token_lifetime=0, grant_types=["implicit"], redirect_uris=[], client_name=""))
     assert response.status_code == 400
-    assert field_errors(response) == {"colour", "grant_types", "redirect_uris", "client_name"}
+    assert field_errors(response) == {"access_token_lifetime", "grant_types", "redirect_uris",
+                                      "client_name"}
 
 
 def test_deactivated_client_refuses_every_write(http: httpx.Client) -> None:
