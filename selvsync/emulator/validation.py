@@ -38,7 +38,7 @@ LIFETIME_FIELDS = {
 WRITABLE_FIELDS = STRING_FIELDS | LIST_FIELDS | BOOL_FIELDS | frozenset(LIFETIME_FIELDS)
 READ_ONLY_FIELDS = frozenset({
     "client_id", "client_orgno", "supplier_orgno", "created", "last_updated", "active",
-    "client_secret", "jwks_uri",
+    "client_secret", "jwks_uri", "onbehalfof",
 })
 
 ENUMS: dict[str, frozenset[str]] = {
