@@ -17,7 +17,19 @@ from .faults import ErrorShape, Fault, FaultSet, KeylessJwks
 from .grant import GrantHandler
 from .handlers import ClientApi
 from .metadata import JWKS_PATH, authorization_server_metadata, metadata_paths, token_signing_keys
-from .tokens import FULL_SCOPES, MODIFY, READ, WRITE, Principal, TokenRegistry
+from .onbehalfof import OnBehalfOfApi
+from .scopes import ScopeApi
+from .tokens import (
+    FULL_SCOPES,
+    MODIFY,
+    ONBEHALFOF,
+    READ,
+    SCOPES_READ,
+    SCOPES_WRITE,
+    WRITE,
+    Principal,
+    TokenRegistry,
+)
 from .wire import Request, Response
 
 log = logging.getLogger("selvsync.emulator")
@@ -26,20 +38,23 @@ Handler = Callable[[Request, Principal, Mapping[str, str], float], Response]
 StartResponse = Callable[..., Any]
 TOKEN_PATH = "/token"
 JWKS_TEMPLATE = "/clients/{id}/jwks"
+# Who a public route (no scopes: None) acts for: nobody.
+ANONYMOUS = Principal("", frozenset())
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
     template: str
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...] | None
     handler: Handler
     pattern: re.Pattern[str]
 
 
-def _routes(api: ClientApi, prefix: str) -> list[Route]:
+def _routes(api: ClientApi, prefix: str, scopes: ScopeApi | None = None,
+            obo: OnBehalfOfApi | None = None) -> list[Route]:
     change = (MODIFY, WRITE)
-    table: list[tuple[str, str, tuple[str, ...], Handler]] = [
+    table: list[tuple[str, str, tuple[str, ...] | None, Handler]] = [
         ("GET", "/clients", (READ,), api.list_clients),
         ("POST", "/clients", (WRITE,), api.create_client),
         ("GET", "/clients/{id}", (READ,), api.get_client),
@@ -54,10 +69,35 @@ def _routes(api: ClientApi, prefix: str) -> list[Route]:
         ("GET", "/x-emulator/clients/{id}/merchant", (READ,), api.get_merchant),
         ("PUT", "/x-emulator/clients/{id}/merchant", change, api.put_merchant),
     ]
+    if obo is not None:
+        obo_write = (ONBEHALFOF, WRITE)
+        table += [
+            ("GET", "/clients/{id}/onbehalfof", (READ, ONBEHALFOF), obo.list_entries),
+            ("POST", "/clients/{id}/onbehalfof", obo_write, obo.create_entry),
+            ("GET", "/clients/{id}/onbehalfof/{obo}", (READ, ONBEHALFOF), obo.get_entry),
+            ("PUT", "/clients/{id}/onbehalfof/{obo}", obo_write, obo.update_entry),
+            ("DELETE", "/clients/{id}/onbehalfof/{obo}", obo_write, obo.delete_entry),
+        ]
+    if scopes is not None:
+        read, write = (SCOPES_READ, SCOPES_WRITE), (SCOPES_WRITE,)
+        table += [
+            ("GET", "/prefix", read, scopes.list_prefixes),
+            ("GET", "/delegationsources", read, scopes.delegation_sources),
+            ("GET", "/scopes/all", None, scopes.catalogue),  # Digdir's public catalogue
+            ("GET", "/scopes/access/all", (*read, READ), scopes.consumer_access),
+            ("GET", "/scopes/access", read, scopes.list_access),
+            ("PUT", "/scopes/access/{consumer_orgno}", write, scopes.grant_access),
+            ("DELETE", "/scopes/access/{consumer_orgno}", write, scopes.revoke_access),
+            ("GET", "/scopes/scope", read, scopes.get_scope),
+            ("GET", "/scopes", read, scopes.list_scopes),
+            ("POST", "/scopes", write, scopes.create_scope),
+            ("PUT", "/scopes", write, scopes.update_scope),
+            ("DELETE", "/scopes", write, scopes.deactivate_scope),
+        ]
     routes = []
-    for method, template, scopes, handler in table:
-        regex = re.escape(prefix + template).replace(re.escape("{id}"), "(?P<id>[^/]+)")
-        routes.append(Route(method, template, scopes, handler, re.compile(regex)))
+    for method, template, needs, handler in table:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(prefix + template))
+        routes.append(Route(method, template, needs, handler, re.compile(regex)))
     return routes
 
 
@@ -73,8 +113,9 @@ class App:
                  prefix: str, clock: Callable[[], float],
                  sleep: Callable[[float], None], *, issuer: str,
                  error_shape: ErrorShape = "modern",
-                 keyless_jwks: KeylessJwks = "keys") -> None:
-        self._routes = _routes(api, prefix)
+                 keyless_jwks: KeylessJwks = "keys", scopes: ScopeApi | None = None,
+                 onbehalfof: OnBehalfOfApi | None = None) -> None:
+        self._routes = _routes(api, prefix, scopes, onbehalfof)
         self._issuer = issuer
         self._metadata_paths = metadata_paths(issuer)
         self.error_shape: ErrorShape = error_shape
@@ -145,8 +186,11 @@ class App:
                   allowed: list[str], lag: float) -> Response:
         try:
             if route is not None:
-                who = self._tokens.authenticate(req.headers.get("authorization"))
-                who.require(*route.scopes)
+                if route.scopes is None:
+                    who = ANONYMOUS
+                else:
+                    who = self._tokens.authenticate(req.headers.get("authorization"))
+                    who.require(*route.scopes)
                 return route.handler(req, who, params, lag)
             public = self._public(_routing_path(req.path))
             if public is not None and public[0] == req.method:

@@ -4,6 +4,8 @@ can be switched off (``Emulator(control=False)``) and why the server binds loopb
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .counters import Counters
 from .errors import ApiProblem
 from .faults import Fault, FaultSet
@@ -17,9 +19,11 @@ def _error(status: int, message: str) -> Response:
 
 
 class ControlSurface:
-    def __init__(self, faults: FaultSet, counters: Counters) -> None:
+    def __init__(self, faults: FaultSet, counters: Counters,
+                 extra: Callable[[Request, str], Response | None] | None = None) -> None:
         self._faults = faults
         self._counters = counters
+        self._extra = extra  # more endpoints (scopes.py): a Response, or None if not theirs
 
     def handle(self, req: Request) -> Response:
         route = (req.method, req.path.removeprefix(ROOT).rstrip("/") or "/")
@@ -43,6 +47,10 @@ class ControlSurface:
             case ("POST", "/counters/reset"):
                 self._counters.reset()
                 return Response.json(200, {})
+        if self._extra is not None:
+            answer = self._extra(req, route[1])
+            if answer is not None:
+                return answer
         return _error(404, f"no control endpoint {req.method} {req.path}")
 
     def _add_faults(self, req: Request) -> Response:

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -18,6 +18,9 @@ from .counters import Counters
 from .faults import ERROR_SHAPES, KEYLESS_JWKS, ErrorShape, FaultSet, KeylessJwks
 from .grant import GrantHandler, load_admin_client
 from .handlers import ClientApi
+from .onbehalfof import OnBehalfOfApi
+from .scopes import ScopeApi
+from .scopestore import ScopeStore
 from .store import Store
 from .tokens import FULL_SCOPES, TokenRegistry
 from .transport import EmulatorTransport
@@ -49,7 +52,11 @@ class Emulator:
                  token_lifetime: int = 120, max_skew: float = 10.0,
                  error_shape: ErrorShape = "modern",
                  keyless_jwks: KeylessJwks = "keys",
-                 ansattporten_sso_forced: bool = False) -> None:
+                 ansattporten_sso_forced: bool = False,
+                 empty_list_status: int | None = 404, foreign_client_status: int = 403,
+                 onbehalfof_spelling: Literal["name", "display_name"] = "name",
+                 scope_query_list: bool = False,
+                 consumer_access_approved_only: bool = False) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError("prefix must start with '/' and not end with one, e.g. /api/v1")
         if error_shape not in ERROR_SHAPES or keyless_jwks not in KEYLESS_JWKS:
@@ -69,11 +76,19 @@ class Emulator:
         api = ClientApi(self.store, clock, prefix, new_id=self._new_id,
                         secret_factory=secret_factory,
                         shuffle=random.Random(self._rng.random()) if shuffle_lists else None,
-                        ansattporten_sso_forced=ansattporten_sso_forced)
+                        ansattporten_sso_forced=ansattporten_sso_forced,
+                        foreign_status=foreign_client_status)
+        scope_store = ScopeStore(self.store)
+        self.scopes = ScopeApi(scope_store, clock, empty_list_status=empty_list_status,
+                               scope_query_list=scope_query_list,
+                               consumer_access_approved_only=consumer_access_approved_only)
+        onbehalfof = OnBehalfOfApi(scope_store, api, clock, spelling=onbehalfof_spelling)
+        api.onbehalfof = onbehalfof.entries_for
+        surface = ControlSurface(self.faults, self._counters, self.scopes.control)
         self._app = App(api, self.grant, self.tokens, self.faults, self._counters,
-                        ControlSurface(self.faults, self._counters) if control else None,
-                        prefix, clock, sleep, issuer=issuer, error_shape=error_shape,
-                        keyless_jwks=keyless_jwks)
+                        surface if control else None, prefix, clock, sleep,
+                        issuer=issuer, error_shape=error_shape, keyless_jwks=keyless_jwks,
+                        scopes=self.scopes, onbehalfof=onbehalfof)
 
     def _new_id(self) -> str:
         if self._seeded:
@@ -91,6 +106,22 @@ class Emulator:
     def add_token(self, token: str, orgno: str, scopes: Iterable[str] = FULL_SCOPES) -> None:
         """Accept ``token`` as a bearer token for ``orgno`` with ``scopes``, forever."""
         self.tokens.add_static(token, orgno, scopes)
+
+    def add_prefix(self, orgno: str, prefix: str) -> None:
+        """Give ``orgno`` the scope prefix ``prefix`` (Digdir does this by hand)."""
+        self.scopes.add_prefix(orgno, prefix)
+
+    def add_organization(self, orgno: str, name: str) -> None:
+        """Name ``orgno`` in access entries' ``*_organization_name``."""
+        self.scopes.add_organisation(orgno, name)
+
+    def request_access(self, scope: str, consumer_orgno: str) -> dict[str, Any]:
+        """``consumer_orgno`` asks for access to ``scope``: an entry in state REQUESTED."""
+        return self.scopes.set_access_state(scope, consumer_orgno, "REQUESTED")
+
+    def deny_access(self, scope: str, consumer_orgno: str) -> dict[str, Any]:
+        """The entry of ``consumer_orgno`` on ``scope`` becomes DENIED (created if absent)."""
+        return self.scopes.set_access_state(scope, consumer_orgno, "DENIED")
 
     @property
     def wsgi(self) -> App:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from .errors import problem
@@ -28,6 +28,8 @@ from .validation import (
 from .wire import Request, Response
 
 Params = Mapping[str, str]
+# Rendered onbehalfof entries per client id (None: every client), from onbehalfof.py.
+EntryLookup = Callable[[Collection[str] | None], Mapping[str, list[dict[str, Any]]]]
 
 
 def _secret_hash(secret: str | None) -> str | None:
@@ -45,6 +47,8 @@ class ClientApi:
         secret_factory: Callable[[], str],
         shuffle: random.Random | None,
         ansattporten_sso_forced: bool = False,
+        foreign_status: int = 403,
+        onbehalfof: EntryLookup | None = None,
     ) -> None:
         self._forced = ansattporten_sso_forced
         self._store = store
@@ -53,6 +57,8 @@ class ClientApi:
         self._new_id = new_id
         self._secret_factory = secret_factory
         self._shuffle = shuffle
+        self._foreign_status = foreign_status
+        self.onbehalfof = onbehalfof
 
     # clients
 
@@ -63,7 +69,9 @@ class ClientApi:
             else self._store.list_clients(who.orgno)
         )
         inactive = req.flag("inactive")
-        return Response.json(200, [self._render(r, req) for r in rows if r.active or inactive])
+        rows = [r for r in rows if (r.active or inactive) and self._mine(who, r)]
+        entries = self._entries(None if len(rows) > 1 else [r.client_id for r in rows])
+        return Response.json(200, [self._render(r, req, entries) for r in rows])
 
     def get_client(self, req: Request, who: Principal, params: Params, lag: float) -> Response:
         return Response.json(200, self._render(self._readable(req, who, params["id"]), req))
@@ -187,7 +195,7 @@ class ClientApi:
         # per client.
         out = []
         for row in self._store.list_clients(who.orgno):
-            if row.active:
+            if row.active and self._mine(who, row):
                 data = self._store.get_merchant(row.client_id) or EMPTY
                 out.append({"client_id": row.client_id, **data})
         return Response.json(200, out)
@@ -205,12 +213,29 @@ class ClientApi:
 
     # helpers
 
+    @staticmethod
+    def _mine(who: Principal, row: ClientRow) -> bool:
+        # A supplier reaches the clients it made for others only with the supplier scope.
+        return row.client_orgno == who.orgno or (
+            row.supplier_orgno == who.orgno and SUPPLIER in who.scopes)
+
     def _visible(self, who: Principal, client_id: str) -> ClientRow:
         row = self._store.get_client(client_id)
-        # Another organisation's client answers exactly like a missing one: no existence leak.
-        if row is None or who.orgno not in (row.client_orgno, row.supplier_orgno):
+        if row is None or (not self._mine(who, row) and self._foreign_status == 404):
             raise problem(404, f"client {client_id} not found", error="not_found")
+        if not self._mine(who, row):
+            raise problem(self._foreign_status,
+                          f"client {client_id} belongs to another organization",
+                          error="access_denied")
         return row
+
+    # for the sibling handlers (onbehalfof.py)
+
+    def readable(self, req: Request, who: Principal, client_id: str) -> ClientRow:
+        return self._readable(req, who, client_id)
+
+    def writable(self, who: Principal, client_id: str) -> ClientRow:
+        return self._writable(who, client_id)
 
     def _readable(self, req: Request, who: Principal, client_id: str) -> ClientRow:
         row = self._visible(who, client_id)
@@ -234,7 +259,7 @@ class ClientApi:
         if not isinstance(requested_id, str):
             return
         row = self._store.get_client(requested_id)
-        if row is None or who.orgno not in (row.client_orgno, row.supplier_orgno):
+        if row is None or not self._mine(who, row):
             return
         state = "is deactivated and cannot be recreated" if not row.active else "already exists"
         raise problem(409, f"client {requested_id} {state}", "client_id")
@@ -271,7 +296,11 @@ class ClientApi:
                 result[name] = mixed if mixed != values else values[1:] + values[:1]
         return result
 
-    def _render(self, row: ClientRow, req: Request) -> dict[str, Any]:
+    def _entries(self, client_ids: Collection[str] | None) -> Mapping[str, list[dict[str, Any]]]:
+        return {} if self.onbehalfof is None else self.onbehalfof(client_ids)
+
+    def _render(self, row: ClientRow, req: Request,
+                entries: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"client_id": row.client_id, "client_orgno": row.client_orgno}
         if row.supplier_orgno is not None:
             out["supplier_orgno"] = row.supplier_orgno
@@ -279,6 +308,10 @@ class ClientApi:
         if row.fields.get("integration_type") in LOGIN_TYPES:
             # Server-set: the emulator's logout tokens would always carry sid.
             out["backchannel_logout_session_required"] = "backchannel_logout_uri" in row.fields
+        listed = (self._entries([row.client_id]) if entries is None else entries).get(
+            row.client_id)
+        if listed:
+            out["onbehalfof"] = listed
         out.update(
             {
                 "created": digdir_timestamp(row.created),

@@ -103,6 +103,17 @@ class Store:
             finally:
                 target.close()
 
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run one statement inside the current transaction; for the sibling stores
+        (scopestore.py) that keep their tables in this database."""
+        with self.transaction():
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def create_tables(self, schema: str) -> None:
+        """Create a sibling store's tables (``CREATE TABLE IF NOT EXISTS ...``)."""
+        with self.transaction():
+            self._conn.executescript(schema)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:

@@ -16,7 +16,11 @@ READ = "idporten:dcr.read"
 WRITE = "idporten:dcr.write"
 MODIFY = "idporten:dcr.modify"
 SUPPLIER = "idporten:dcr.supplier"
-FULL_SCOPES: tuple[str, ...] = (READ, WRITE, MODIFY, SUPPLIER)
+ONBEHALFOF = "idporten:dcr/onbehalfof:write"
+SCOPES_READ = "idporten:scopes.read"
+SCOPES_WRITE = "idporten:scopes.write"
+FULL_SCOPES: tuple[str, ...] = (READ, WRITE, MODIFY, SUPPLIER, ONBEHALFOF, SCOPES_READ,
+                                SCOPES_WRITE)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ LIFETIME_FIELDS = {
 WRITABLE_FIELDS = STRING_FIELDS | LIST_FIELDS | BOOL_FIELDS | frozenset(LIFETIME_FIELDS)
 READ_ONLY_FIELDS = frozenset({
     "client_id", "client_orgno", "supplier_orgno", "created", "last_updated", "active",
-    "client_secret", "jwks_uri", "backchannel_logout_session_required",
+    "client_secret", "jwks_uri", "backchannel_logout_session_required", "onbehalfof",
 })
 # Fields whose value Digdir's server decides, whatever a body says (Emulator option
 # ``ansattporten_sso_forced``, see docs/emulator.md).

@@ -86,7 +86,7 @@ def test_organisations_only_see_their_own_clients(http: httpx.Client,
         http.get(f"{path}/jwks"), http.delete(f"{path}/jwks"),
         http.get(f"{API}/x-emulator/clients/{theirs['client_id']}/merchant"),
     ]
-    assert [r.status_code for r in responses] == [404] * len(responses)
+    assert [r.status_code for r in responses] == [403] * len(responses)
     assert other.get(path).json()["active"] is True, "nothing changed"
 
 
