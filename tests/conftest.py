@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from harness import make_emulator
 
 from selvsync.emulator import Emulator
 from selvsync.emulator.server import serve
+from tests.harness import make_emulator
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ProjectDir, make_emulator
+
+from tests.harness import ProjectDir, make_emulator
 
 # The benchmarks package lives at the repository root; `pytest` (unlike `python -m pytest`)
 # does not put the root on sys.path. It provides the admin key for the JWT-grant tests.

@@ -16,7 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import (  # noqa: F401 - re-exported for the suite's modules
+
+from benchmarks.workload import ADMIN_CLIENT, ORGNO, AdminKey, grant_client
+from selvsync.api.client import DigdirClient
+from selvsync.api.connect import ClientFactory
+from selvsync.cli import main
+from selvsync.emulator import Emulator
+from selvsync.marker import classify_owner
+from selvsync.model import EnvironmentSettings, Project
+from tests.harness import (  # noqa: F401 - re-exported for the suite's modules
     PREFIX,
     READ_ONLY,
     TOKEN,
@@ -28,14 +36,6 @@ from harness import (  # noqa: F401 - re-exported for the suite's modules
     raw_clients,
     raw_http,
 )
-
-from benchmarks.workload import ADMIN_CLIENT, ORGNO, AdminKey, grant_client
-from selvsync.api.client import DigdirClient
-from selvsync.api.connect import ClientFactory
-from selvsync.cli import main
-from selvsync.emulator import Emulator
-from selvsync.marker import classify_owner
-from selvsync.model import EnvironmentSettings, Project
 
 OWNER = "team-a"  # the owner in harness.PROJECT_YAML
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ProjectDir, idporten, make_emulator
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from selvsync.errors import ConfigError, ExitCode
 from selvsync.live.planning import plan_project
 from selvsync.plan import planfile
 from selvsync.yaml import load_bytes
+from tests.harness import ProjectDir, idporten, make_emulator
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -4,10 +4,10 @@ must not plan creates from it silently, and must never create a second client fo
 from __future__ import annotations
 
 import pytest
-from harness import ProjectDir, idporten
 
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode
+from tests.harness import ProjectDir, idporten
 
 from .support import (
     Cli,

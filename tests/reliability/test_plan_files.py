@@ -8,11 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from harness import ProjectDir, idporten, raw_clients
 
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode
+from tests.harness import ProjectDir, idporten, raw_clients
 
 from .support import (
     Cli,

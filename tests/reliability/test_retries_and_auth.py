@@ -9,11 +9,11 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 import pytest
-from harness import ProjectDir, idporten, make_emulator
 
 from benchmarks.workload import ADMIN_CLIENT, ADMIN_KID, AdminKey
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode
+from tests.harness import ProjectDir, idporten, make_emulator
 
 from .support import (
     Cli,

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import PROJECT_YAML, ProjectDir, idporten
 
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode
+from tests.harness import PROJECT_YAML, ProjectDir, idporten
 
 from .support import (
     Canary,

@@ -29,7 +29,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from harness import ProjectDir, factory_for, idporten, make_emulator, raw_clients
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -49,6 +48,7 @@ from selvsync.live.planning import plan_project
 from selvsync.live.session import Session
 from selvsync.plan import planfile
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
+from tests.harness import ProjectDir, factory_for, idporten, make_emulator, raw_clients
 
 from .support import (
     Canary,

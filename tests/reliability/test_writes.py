@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import EXAMPLES, ProjectDir, idporten, raw_clients
 
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode
+from tests.harness import EXAMPLES, ProjectDir, idporten, raw_clients
 
 from .support import (
     Canary,

@@ -12,8 +12,8 @@ from selvsync.config import load_project
 from selvsync.errors import ConfigError
 from selvsync.yaml import load_text
 
-FIXTURES = Path(__file__).parent / "fixtures"
-EXAMPLES = Path(__file__).parent.parent / "examples"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 @pytest.fixture
@@ -195,6 +195,6 @@ def test_usage_error_exits_64(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_schemas_are_packaged_and_linked() -> None:
-    root = Path(__file__).parent.parent
+    root = Path(__file__).parents[2]
     for name in ("selvsync", "environment", "shared"):
         assert (root / "schemas" / f"{name}.schema.json").is_file()

@@ -15,7 +15,7 @@ from selvsync.config import schema
 from selvsync.errors import ConfigError
 from selvsync.yaml import load_file
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 YAML_FILES = sorted(
     p
     for base in (ROOT / "tests" / "fixtures", ROOT / "examples")

@@ -14,7 +14,7 @@ import pytest
 
 from selvsync.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ENV_CASES = sorted((FIXTURES / "invalid-env").glob("*.yaml"))
 PROJECT_CASES = sorted((FIXTURES / "invalid-project").glob("*.yaml"))
 

@@ -266,10 +266,10 @@ _block = st.recursive(
     st.one_of(_yamlish, _structured, _block, st.lists(_structured, max_size=4).map("\n".join))
 )
 def test_loader_matches_the_node_graph_oracle(text: str) -> None:
-    """The loader builds values straight from parser events. tests/yaml_reference.py builds
+    """The loader builds values straight from parser events. tests/yaml/reference.py builds
     them the old way, through PyYAML's composer and a node graph; both must accept the same
     files and give the same data, value positions and key positions."""
-    from tests.yaml_reference import reference_load
+    from tests.yaml.reference import reference_load
 
     expected = reference_load(text)
     import selvsync.yaml as strict

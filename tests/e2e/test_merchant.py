@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ProjectDir, idporten, make_emulator
 
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
@@ -17,6 +16,7 @@ from selvsync.plan.actions import Action
 from selvsync.plan.changes import Plan
 from selvsync.plan.results import Status
 from selvsync.render import render_text
+from tests.harness import ProjectDir, idporten, make_emulator
 
 MERCHANT = {
     "notification_emails": ["drift@example.no"],
@@ -71,7 +71,7 @@ def test_without_api_a_manual_step_until_confirmed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from harness import factory_for
+    from tests.harness import factory_for
 
     monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     proj = ProjectDir(tmp_path / "p", project_yaml=NO_API)
@@ -113,7 +113,7 @@ def test_manual_checklist_golden(
     plan = _plan(proj, emu)
     (change,) = plan.changes
     text = render_text(plan, color=False).replace(str(change.client_id), "<client_id>")
-    golden = Path(__file__).parent / "golden" / "merchant-manual.txt"
+    golden = Path(__file__).parents[1] / "golden" / "merchant-manual.txt"
     if request.config.getoption("--update-goldens") or os.environ.get("SELVSYNC_UPDATE_GOLDENS"):
         golden.write_text(text)
     assert text == golden.read_text(), "run pytest --update-goldens on purpose, then review"
@@ -125,7 +125,7 @@ def test_confirm_refused_where_an_api_exists(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from harness import factory_for
+    from tests.harness import factory_for
 
     monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
     proj = ProjectDir(tmp_path / "p")

@@ -7,14 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import (
-    ProjectDir,
-    create_out_of_band,
-    edit_out_of_band,
-    idporten,
-    make_emulator,
-    raw_clients,
-)
 
 from selvsync.apply.runner import apply_plan
 from selvsync.emulator import Emulator
@@ -26,6 +18,14 @@ from selvsync.plan import planfile
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import Plan, PlanOptions
 from selvsync.plan.results import Status
+from tests.harness import (
+    ProjectDir,
+    create_out_of_band,
+    edit_out_of_band,
+    idporten,
+    make_emulator,
+    raw_clients,
+)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_quickstart_converges_with_shuffled_lists_and_server_defaults(
 ) -> None:
     import shutil
 
-    from harness import EXAMPLES
+    from tests.harness import EXAMPLES
 
     root = tmp_path / "qs"
     shutil.copytree(EXAMPLES / "quickstart", root)
@@ -311,7 +311,7 @@ def test_ambiguous_create_never_duplicates(
 def test_key_file_change_plans_update_keys(proj: ProjectDir, emu: Emulator) -> None:
     import shutil
 
-    from harness import EXAMPLES
+    from tests.harness import EXAMPLES
 
     proj.copy_keys(EXAMPLES / "quickstart" / "keys")
     proj.write(
@@ -401,7 +401,7 @@ def test_interrupt_starts_nothing_new_and_reports(proj: ProjectDir, emu: Emulato
 
 
 def test_a_404_for_a_key_set_reads_as_no_keys(proj: ProjectDir, emu: Emulator) -> None:
-    from harness import EXAMPLES
+    from tests.harness import EXAMPLES
 
     proj.copy_keys(EXAMPLES / "quickstart" / "keys")
     proj.write(

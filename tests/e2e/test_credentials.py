@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import EXAMPLES, ProjectDir, idporten, make_emulator
 
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
@@ -15,6 +14,7 @@ from selvsync.live.planning import plan_project
 from selvsync.plan import keys as keyplan
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import PlanOptions
+from tests.harness import EXAMPLES, ProjectDir, idporten, make_emulator
 
 DAY = 86400
 

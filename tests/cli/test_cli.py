@@ -8,7 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from harness import (
+
+from selvsync.cli import main
+from selvsync.emulator import Emulator
+from selvsync.marker import parse
+from tests.harness import (
     EXAMPLES,
     ORGNO,
     TOKEN,
@@ -19,10 +23,6 @@ from harness import (
     make_emulator,
     raw_clients,
 )
-
-from selvsync.cli import main
-from selvsync.emulator import Emulator
-from selvsync.marker import parse
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ def test_stale_plan_message_golden(
 ) -> None:
     import os
 
-    from harness import factory_for
+    from tests.harness import factory_for
 
     emu = make_emulator(seed=11)
     monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
@@ -226,7 +226,7 @@ def test_stale_plan_message_golden(
     assert writes == []
     for cid in live:
         err = err.replace(cid, "<client_id>")
-    golden = Path(__file__).parent / "golden" / "stale-plan.txt"
+    golden = Path(__file__).parents[1] / "golden" / "stale-plan.txt"
     if request.config.getoption("--update-goldens") or os.environ.get("SELVSYNC_UPDATE_GOLDENS"):
         golden.write_text(err)
     assert err == golden.read_text(), "run pytest --update-goldens on purpose, then review"

@@ -14,10 +14,10 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from harness import ProjectDir, factory_for, idporten
 
 from selvsync.cli import main
 from selvsync.emulator import FULL_SCOPES, Emulator
+from tests.harness import ProjectDir, factory_for, idporten
 
 CANARY = 'CANARY-s3cr3t/+="value"-7731'
 ORGNO = "991825827"
@@ -40,7 +40,7 @@ def _leaks(text: str) -> list[str]:
 
 @pytest.fixture
 def emu() -> Emulator:
-    from harness import TOKEN
+    from tests.harness import TOKEN
 
     emulator = Emulator(":memory:", secret_factory=lambda: CANARY)
     emulator.add_token(TOKEN, ORGNO, FULL_SCOPES)

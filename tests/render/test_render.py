@@ -31,7 +31,7 @@ from selvsync.render import (
 )
 from selvsync.sensitive.value import Secret
 
-GOLDEN = Path(__file__).parent / "golden" / "render"
+GOLDEN = Path(__file__).parents[1] / "golden" / "render"
 ORGNO = "991825827"
 OWNER = "minside"
 

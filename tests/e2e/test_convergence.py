@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import TOKEN, ProjectDir, idporten, make_emulator, raw_clients
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selvsync.apply.runner import apply_plan
 from selvsync.live.planning import plan_project
+from tests.harness import TOKEN, ProjectDir, idporten, make_emulator, raw_clients
 
 KEYS = ["a", "b", "c", "d", "e"]
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import EXAMPLES, ORGNO, TOKEN, ProjectDir
 
 from selvsync.cli import cli, main
 from selvsync.cli.importing import import_command
@@ -31,6 +30,7 @@ from selvsync.scaffold.importer import (
     slugify,
 )
 from selvsync.yaml import load_text
+from tests.harness import EXAMPLES, ORGNO, TOKEN, ProjectDir
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 KEYS = EXAMPLES / "quickstart" / "keys"

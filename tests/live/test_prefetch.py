@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ProjectDir, factory_for, idporten, make_emulator
 
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import HttpStatusError
@@ -20,6 +19,7 @@ from selvsync.errors import ConfigError
 from selvsync.live.planning import plan_project
 from selvsync.live.session import load_and_connect
 from selvsync.model import EnvironmentSettings, Project
+from tests.harness import ProjectDir, factory_for, idporten, make_emulator
 
 LIST = "/api/v1/clients"
 

@@ -24,7 +24,7 @@ from selvsync.config.keyfiles import (
 )
 from selvsync.errors import Diagnostic, Position
 
-FIXTURES = Path(__file__).parent / "fixtures" / "keys"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "keys"
 RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"  # RFC 7638 §3.1
 
 
