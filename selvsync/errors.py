@@ -5,7 +5,7 @@
     ├── UnsafePlanError (4)      thresholds, protected clients, replace without opt-in
     ├── StalePlanError (4)       a saved plan no longer matches live state
     ├── PartialApplyError (5)    some changes applied, some failed or not attempted
-    └── ApiError (1)             see selvsync.api.client for the HTTP-level subclasses
+    └── ApiError (1)             see selvsync.api.errors for the HTTP-level subclasses
 
 Messages never contain secrets: callers pass redacted text only, and ApiError bodies
 are redacted before they are stored.

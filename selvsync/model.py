@@ -19,6 +19,23 @@ EMULATOR = "emulator"
 
 
 @dataclass(frozen=True)
+class AuthSpec:
+    """What configuration needs to know about one ``auth.method`` (its builder is in api/auth)."""
+
+    requires: tuple[str, ...]  # settings it cannot do without (whatever else it reads)
+    grant: bool  # a Maskinporten grant: needs the environment's issuer and token endpoint
+
+
+# The ``auth.method`` values. A new method: one row here, its builder in api/auth/__init__.py's
+# table, and the schema's enum (a unit test holds the three together).
+AUTH_METHODS: dict[str, AuthSpec] = {
+    "certificate": AuthSpec(requires=("client_id",), grant=True),
+    "key": AuthSpec(requires=("client_id", "kid", "private_key"), grant=True),
+    "token": AuthSpec(requires=("token_env",), grant=False),
+}
+
+
+@dataclass(frozen=True)
 class SafetyLimits:
     """octoDNS-style thresholds for destructive changes (deactivate, replace)."""
 

@@ -21,6 +21,8 @@ from selvsync.cli.options import (
 from selvsync.cli.plan import explain_refusals, plan_options
 from selvsync.errors import ExitCode, UnsafePlanError
 from selvsync.live.planning import load_fresh_plan, plan_project
+from selvsync.plan.changes import Plan
+from selvsync.plan.results import ApplyReport
 from selvsync.render.apply_report import report_table, twin_notes
 
 
@@ -93,6 +95,13 @@ def apply(
         for note in twin_notes(after):
             click.echo(note, err=True)
         leftover = after.plan
+    return _conclude(report, leftover, manual)
+
+
+def _conclude(report: ApplyReport, leftover: Plan, manual: int) -> int:
+    """The last word of an apply: what the check after it found, as an exit code."""
+    from selvsync import render
+
     if not report.ok:
         click.echo(
             "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True

@@ -251,6 +251,21 @@ class _ProjectLoader:
         state = DesiredState(env, files=[display_path(p) for p in paths])
         variables = {"env": name, "orgno": project.orgno, "owner": project.owner, **env.variables}
         var_origin = project_doc.locate(("environments", name, "variables"))
+        merchant_source, sources = self._sources(paths)
+        subst = Substituter(variables, var_origin, self.errors)
+        if merchant_source is not None:
+            state.merchant = self._environment_merchant(merchant_source, subst)
+        for key, source in sources.items():
+            client = self._client(key, source, shared, subst, env, state.merchant)
+            if client is not None:
+                state.clients[key] = client
+        if env.production:
+            self._check_production_merchant(state)
+        self._check_global_kids(state)
+        return state
+
+    def _sources(self, paths: list[Path]) -> tuple[_Source | None, dict[str, _Source]]:
+        """Where the environment's `merchant:` and each client are written; twice is an error."""
         merchant_source: _Source | None = None
         sources: dict[str, _Source] = {}
         for path in paths:
@@ -279,38 +294,31 @@ class _ProjectLoader:
                     )
                     continue
                 sources[key] = _Source(doc, ("clients", key))
-        subst = Substituter(variables, var_origin, self.errors)
-        if merchant_source is not None:
-            raw_merchant = subst.apply(
-                _lookup(merchant_source), merchant_source.origins(), "merchant"
+        return merchant_source, sources
+
+    def _environment_merchant(self, source: _Source, subst: Substituter) -> Merchant:
+        raw_merchant = subst.apply(_lookup(source), source.origins(), "merchant")
+        # production=False: the requirement is checked per client, after overrides.
+        self.errors.extend(
+            rules.check_merchant(
+                raw_merchant,
+                production=False,
+                locate=locator(source.origins()),
+                field_prefix="merchant",
             )
-            state.merchant = _merchant(raw_merchant)
-            m_origins = merchant_source.origins()
-            # production=False: the requirement is checked per client, after overrides.
-            self.errors.extend(
-                rules.check_merchant(
-                    raw_merchant,
-                    production=False,
-                    locate=locator(m_origins),
-                    field_prefix="merchant",
+        )
+        return _merchant(raw_merchant)
+
+    def _check_production_merchant(self, state: DesiredState) -> None:
+        for client in state.clients.values():
+            if not (client.merchant and client.merchant.notification_emails):
+                self._fail(
+                    client.locate(),
+                    dotted(("clients", client.key)),
+                    "a client in a production environment needs notification e-mails",
+                    "add `merchant: {notification_emails: [...]}` to the environment "
+                    "file or to the client",
                 )
-            )
-        for key, source in sources.items():
-            client = self._client(key, source, shared, subst, env, state.merchant)
-            if client is not None:
-                state.clients[key] = client
-        if env.production:
-            for client in state.clients.values():
-                if not (client.merchant and client.merchant.notification_emails):
-                    self._fail(
-                        client.locate(),
-                        dotted(("clients", client.key)),
-                        "a client in a production environment needs notification e-mails",
-                        "add `merchant: {notification_emails: [...]}` to the environment "
-                        "file or to the client",
-                    )
-        self._check_global_kids(state)
-        return state
 
     def _client(
         self,
@@ -329,20 +337,10 @@ class _ProjectLoader:
             return None
         base_name = body.get("extends")
         if base_name is not None:
-            base = shared.get(str(base_name))
-            if base is None:
-                guess = difflib.get_close_matches(str(base_name), list(shared), n=1)
-                self._fail(
-                    source.doc.locate(("clients", key, "extends")),
-                    f"{field}.extends",
-                    f"no shared definition named '{base_name}'",
-                    f"did you mean '{guess[0]}'?"
-                    if guess
-                    else f"define it under `clients:` in {SHARED_FILE}",
-                )
+            extended = self._extend(key, source, str(base_name), shared, body, origins)
+            if extended is None:
                 return None
-            body, origins = merge_with_origins(_lookup(base), base.origins(), body, origins)
-            body.pop("extends", None)
+            body, origins = extended
         before = len(self.errors)
         body = subst.apply(body, origins, field)
         locate = locator(origins)
@@ -366,8 +364,45 @@ class _ProjectLoader:
             extends=str(base_name) if base_name is not None else None,
             origins=origins,
         )
-        override = body.get("merchant")
-        merged_merchant = dict(env_merchant.as_dict())
+        client.merchant = self._client_merchant(body.get("merchant"), env_merchant, locate, field)
+        self._client_keys(client, body.get("keys"), locate, field)
+        return client
+
+    def _extend(
+        self,
+        key: str,
+        source: _Source,
+        base_name: str,
+        shared: dict[str, _Source],
+        body: dict[str, Any],
+        origins: Origins,
+    ) -> tuple[dict[str, Any], Origins] | None:
+        """The client merged over the shared definition it extends (None: no such definition)."""
+        base = shared.get(base_name)
+        if base is None:
+            guess = difflib.get_close_matches(base_name, list(shared), n=1)
+            self._fail(
+                source.doc.locate(("clients", key, "extends")),
+                f"{dotted(('clients', key))}.extends",
+                f"no shared definition named '{base_name}'",
+                f"did you mean '{guess[0]}'?"
+                if guess
+                else f"define it under `clients:` in {SHARED_FILE}",
+            )
+            return None
+        merged, merged_origins = merge_with_origins(_lookup(base), base.origins(), body, origins)
+        merged.pop("extends", None)
+        return merged, merged_origins
+
+    def _client_merchant(
+        self,
+        override: Any,
+        env_merchant: Merchant,
+        locate: Callable[[PathKey], Position | None],
+        field: str,
+    ) -> Merchant:
+        """The environment's merchant data with the client's own `merchant:` over it."""
+        merged = dict(env_merchant.as_dict())
         if isinstance(override, dict):
             self.errors.extend(
                 rules.check_merchant(
@@ -377,10 +412,8 @@ class _ProjectLoader:
                     field_prefix=f"{field}.merchant",
                 )
             )
-            merged_merchant.update({k: v for k, v in override.items() if v is not None})
-        client.merchant = _merchant(merged_merchant)
-        self._client_keys(client, body.get("keys"), locate, field)
-        return client
+            merged.update({k: v for k, v in override.items() if v is not None})
+        return _merchant(merged)
 
     def _client_keys(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
-from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
+from selvsync.model import AUTH_METHODS, EMULATOR, EnvironmentSettings, SafetyLimits
 from selvsync.yaml import Document, PathKey, dotted
 
 
@@ -24,21 +24,7 @@ def parse_environment(
     api = _api_of(raw, here, doc, fail)
     issuer, token_endpoint = raw.get("issuer"), raw.get("token_endpoint")
     if api != EMULATOR:
-        known = digdir_for_api(api)
-        issuer = issuer or (known.issuer if known else None)
-        token_endpoint = token_endpoint or (known.token_endpoint if known else None)
-        for field, url in (("api", api), ("token_endpoint", token_endpoint)):
-            if not url or not url.startswith(("https://", "http://")):
-                continue  # not a URL at all: reported on its own
-            reason = untrusted_reason(url)
-            if reason is not None:
-                at = field if field in raw else "digdir" if "digdir" in raw else "api"
-                fail(
-                    doc.locate((*here, at)),
-                    dotted((*here, at)),
-                    f"{reason}; selvsync sends credentials only to trusted hosts",
-                    "use https://" if url.startswith("http://") else trust_hint(url),
-                )
+        issuer, token_endpoint = _maskinporten(api, raw, here, doc, fail)
         auth = raw.get("auth")
         if auth is None:
             fail(
@@ -47,7 +33,7 @@ def parse_environment(
                 "an environment on a real API needs `auth:`",
                 "see docs/authentication.md",
             )
-        elif auth.get("method") != "token" and not (issuer and token_endpoint):
+        elif _is_grant(auth) and not (issuer and token_endpoint):
             fail(
                 doc.locate_key(here),
                 dotted(here),
@@ -72,10 +58,12 @@ def parse_environment(
         )
     db = raw.get("emulator_db")
     safety = {"refuse_empty_listing": api != EMULATOR, **(raw.get("safety") or {})}
+    # Settings written as they are; a missing one takes EnvironmentSettings' default, the one
+    # place defaults are kept.
+    as_written = {key: raw[key] for key in _AS_WRITTEN if key in raw}
     return EnvironmentSettings(
         name=name,
         api=api,
-        prefix=str(raw.get("prefix", "/api/v1")),
         production=bool(raw.get("production", name == "prod")),
         issuer=issuer,
         token_endpoint=token_endpoint,
@@ -84,14 +72,25 @@ def parse_environment(
         safety=SafetyLimits(**safety),
         secrets=secrets,
         merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
-        concurrency=int(raw.get("concurrency", 4)),
-        key_expiry_warning_days=int(raw.get("key_expiry_warning_days", 30)),
-        key_propagation_minutes=int(raw.get("key_propagation_minutes", 10)),
-        secret_max_age_days=int(raw.get("secret_max_age_days", 330)),
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,
+        **as_written,
     )
+
+
+_AS_WRITTEN = (
+    "prefix",
+    "concurrency",
+    "key_expiry_warning_days",
+    "key_propagation_minutes",
+    "secret_max_age_days",
+)
+
+
+def _is_grant(auth: dict[str, Any]) -> bool:
+    spec = AUTH_METHODS.get(str(auth.get("method")))
+    return spec is None or spec.grant
 
 
 def _check_auth(
@@ -100,11 +99,8 @@ def _check_auth(
     def fail(pos: Position | None, field: str, message: str, hint: str = "") -> None:
         errors.append(Diagnostic(pos, field, message, hint))
 
-    needs = {
-        "certificate": ("client_id",),
-        "key": ("client_id", "kid", "private_key"),
-        "token": ("token_env",),
-    }.get(str(auth.get("method")), ())
+    spec = AUTH_METHODS.get(str(auth.get("method")))
+    needs = spec.requires if spec is not None else ()
     for key in needs:
         if key not in auth:
             fail(
@@ -164,3 +160,30 @@ def _api_of(
             "e.g. `digdir: test`, or https://api.test.samarbeid.digdir.no",
         )
     return api
+
+
+def _maskinporten(
+    api: str,
+    raw: dict[str, Any],
+    here: PathKey,
+    doc: Document,
+    fail: Callable[[Position | None, str, str, str], None],
+) -> tuple[str | None, str | None]:
+    """Issuer and token endpoint (Digdir's for Digdir's API); every URL that will receive a
+    credential must be trusted (selvsync.config.trust)."""
+    known = digdir_for_api(api)
+    issuer = raw.get("issuer") or (known.issuer if known else None)
+    token_endpoint = raw.get("token_endpoint") or (known.token_endpoint if known else None)
+    for field, url in (("api", api), ("token_endpoint", token_endpoint)):
+        if not url or not url.startswith(("https://", "http://")):
+            continue  # not a URL at all: reported on its own
+        reason = untrusted_reason(url)
+        if reason is not None:
+            at = field if field in raw else "digdir" if "digdir" in raw else "api"
+            fail(
+                doc.locate((*here, at)),
+                dotted((*here, at)),
+                f"{reason}; selvsync sends credentials only to trusted hosts",
+                "use https://" if url.startswith("http://") else trust_hint(url),
+            )
+    return issuer, token_endpoint

@@ -44,6 +44,7 @@ from selvsync.api.auth.maskinporten import (
 from selvsync.api.auth.static import StaticTokenProvider, build_static
 from selvsync.api.errors import CredentialsError
 from selvsync.api.retry import RetryPolicy
+from selvsync.model import AUTH_METHODS
 
 __all__ = [
     "GRANT_TYPE",
@@ -79,10 +80,15 @@ class AuthMethod:
         return self.build(settings, context)
 
 
+_BUILDERS: dict[str, Builder] = {
+    "certificate": build_certificate,
+    "key": build_key,
+    "token": build_static,
+}
+
 PROVIDERS: dict[str, AuthMethod] = {
-    "certificate": AuthMethod(build_certificate, requires=("client_id",), grant=True),
-    "key": AuthMethod(build_key, requires=("client_id", "kid", "private_key"), grant=True),
-    "token": AuthMethod(build_static, requires=("token_env",), grant=False),
+    name: AuthMethod(_BUILDERS[name], spec.requires, spec.grant)
+    for name, spec in AUTH_METHODS.items()
 }
 
 
