@@ -75,6 +75,7 @@ def parse_environment(
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,
+        ignore=tuple(str(f) for f in raw.get("ignore") or ()),
         **as_written,
     )
 
@@ -85,6 +86,7 @@ _AS_WRITTEN = (
     "key_expiry_warning_days",
     "key_propagation_minutes",
     "secret_max_age_days",
+    "settle_seconds",
 )
 
 

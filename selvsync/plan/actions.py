@@ -19,6 +19,7 @@ class Action(StrEnum):
     REPLACE = "replace"
     DEACTIVATE = "deactivate"
     ADOPT = "adopt"
+    RENAME = "rename"
     ROTATE_SECRET = "rotate-secret"
     UPDATE_KEYS = "update-keys"
     MERCHANT = "merchant"
@@ -66,23 +67,28 @@ ACTIONS: dict[Action, ActionSpec] = {
     Action.ADOPT: ActionSpec(
         "<=", "to adopt", "Adopt", "cyan", apply_phase=2, render_rank=3, phrase_rank=4,
     ),
+    # Terraform's `moved`: the live client changes key (its marker is rewritten in one
+    # update); nothing is created or deactivated.
+    Action.RENAME: ActionSpec(
+        "=>", "to rename", "Rename", "cyan", apply_phase=2, render_rank=4, phrase_rank=5,
+    ),
     Action.UPDATE: ActionSpec(
-        "~", "to update", "Update", "yellow", apply_phase=2, render_rank=4, phrase_rank=1,
+        "~", "to update", "Update", "yellow", apply_phase=2, render_rank=5, phrase_rank=1,
         always_counted=True,
     ),
     Action.UPDATE_KEYS: ActionSpec(
-        "~", "to update keys", "Update keys", "yellow", apply_phase=3, render_rank=5,
-        phrase_rank=5,
+        "~", "to update keys", "Update keys", "yellow", apply_phase=3, render_rank=6,
+        phrase_rank=6,
     ),
     Action.ROTATE_SECRET: ActionSpec(
-        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=3, render_rank=6,
-        phrase_rank=6,
+        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=3, render_rank=7,
+        phrase_rank=7,
     ),
     # Merchant changes may need a person in the portal: a colour of their own. Applied after
     # creates and replacements, so the data lands on the new client.
     Action.MERCHANT: ActionSpec(
-        "!", "to update merchant data", "Merchant", "magenta", apply_phase=5, render_rank=7,
-        phrase_rank=7,
+        "!", "to update merchant data", "Merchant", "magenta", apply_phase=5, render_rank=8,
+        phrase_rank=8,
     ),
 }
 

@@ -22,7 +22,7 @@ from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
@@ -41,6 +41,15 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
         out["keys_removed"] = list(change.keys_removed)
     if change.action == Action.MERCHANT:
         out["manual"] = change.manual
+    # Since format_version 2: a rename's old key, a deactivation's successor, and the kids a
+    # change moves from another client (all omitted when not set).
+    if change.renamed_from:
+        out["renamed_from"] = change.renamed_from
+    if change.successor:
+        out["successor"] = change.successor
+    if change.keys_moved:
+        out["keys_moved"] = list(change.keys_moved)
+        out["keys_from"] = change.keys_from
     if bodies:
         out["body"] = change.body
         out["jwks"] = change.jwks
@@ -66,7 +75,15 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         protected=bool(data.get("protected", False)),
         manual=bool(data.get("manual", False)),
         merchant=data.get("merchant"),
+        renamed_from=_optional_str(data.get("renamed_from")),
+        successor=_optional_str(data.get("successor")),
+        keys_moved=[str(k) for k in data.get("keys_moved", [])],
+        keys_from=_optional_str(data.get("keys_from")),
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, Any]:
@@ -78,6 +95,7 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         "notes": list(env.notes),
         "refusals": list(env.refusals),
         "blockers": list(env.blockers),
+        "others": [dict(o) for o in env.others],
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
     }
 

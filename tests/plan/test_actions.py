@@ -51,12 +51,12 @@ def test_ranks_are_unique() -> None:
 
 def test_orders_and_phases_are_the_documented_ones() -> None:
     A = Action
-    assert render_order() == [A.DEACTIVATE, A.REPLACE, A.CREATE, A.ADOPT, A.UPDATE,
+    assert render_order() == [A.DEACTIVATE, A.REPLACE, A.CREATE, A.ADOPT, A.RENAME, A.UPDATE,
                               A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT]
-    assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT,
+    assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT, A.RENAME,
                               A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT]
     assert [set(p) for p in apply_phases()] == [
-        {A.CREATE}, {A.ADOPT, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
+        {A.CREATE}, {A.ADOPT, A.RENAME, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
         {A.MERCHANT}, {A.DEACTIVATE},
     ]
     assert destructive() == [A.DEACTIVATE, A.REPLACE]
@@ -67,7 +67,7 @@ def test_orders_and_phases_are_the_documented_ones() -> None:
 
 ARCHIVE = cast(Action, "archive")  # not an Action member: stands for one added later
 ARCHIVE_ROW = ActionSpec(
-    "@", "to archive", "Archive", "cyan", apply_phase=7, render_rank=8, phrase_rank=8,
+    "@", "to archive", "Archive", "cyan", apply_phase=7, render_rank=9, phrase_rank=9,
     destructive=True,
 )
 
