@@ -443,9 +443,13 @@ class _ProjectLoader:
         """The environment's merchant data with the client's own `merchant:` over it."""
         merged = dict(env_merchant.as_dict())
         if isinstance(override, dict):
+            checked = dict(override)
+            if isinstance(override.get("invoice"), dict) and env_merchant.invoice:
+                # Judge the invoice the client ends up with, not its override alone.
+                checked["invoice"] = {**env_merchant.invoice, **override["invoice"]}
             self.errors.extend(
                 rules.check_merchant(
-                    override,
+                    checked,
                     production=False,
                     locate=lambda p: locate(("merchant", *p)),
                     field_prefix=f"{field}.merchant",
