@@ -8,7 +8,7 @@ from typing import Any
 
 from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
-from selvsync.model import EMULATOR, EnvironmentSettings, SafetyLimits
+from selvsync.model import DEFAULT_CONCURRENCY, EMULATOR, EnvironmentSettings, SafetyLimits
 from selvsync.yaml import Document, PathKey, dotted
 
 
@@ -84,7 +84,7 @@ def parse_environment(
         safety=SafetyLimits(**safety),
         secrets=secrets,
         merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
-        concurrency=int(raw.get("concurrency", 4)),
+        concurrency=int(raw.get("concurrency", DEFAULT_CONCURRENCY)),
         key_expiry_warning_days=int(raw.get("key_expiry_warning_days", 30)),
         key_propagation_minutes=int(raw.get("key_propagation_minutes", 10)),
         secret_max_age_days=int(raw.get("secret_max_age_days", 330)),
