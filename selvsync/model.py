@@ -16,6 +16,8 @@ SELVSYNC_CLIENT_SETTINGS = frozenset(
 )
 
 EMULATOR = "emulator"
+# Requests in flight per environment at most; selvsync.api.pace adapts the window below it.
+DEFAULT_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class EnvironmentSettings:
     safety: SafetyLimits = SafetyLimits()
     secrets: dict[str, Any] | None = None
     merchant_api: bool = False
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY  # the most in flight; the pace adapts below it
     emulator_db: Path | None = None
     key_expiry_warning_days: int = 30
     key_propagation_minutes: int = 10

@@ -27,6 +27,7 @@ import httpx
 from selvsync.api.auth.base import TokenProvider
 from selvsync.api.errors import InvalidResponseError, UnsupportedOperationError
 from selvsync.api.http import new_http_client
+from selvsync.api.pace import Pace
 from selvsync.api.retry import RetryPolicy
 from selvsync.api.sender import Sender, WriteContext
 from selvsync.sensitive.value import Secret
@@ -117,6 +118,7 @@ class DigdirClient:
             clock=clock,
             rng=rng or random.Random(),
             logger=self._log,
+            pace=Pace(concurrency, clock=clock, sleep=sleep),
         )
 
     # -- lifecycle -----------------------------------------------------------------
@@ -134,6 +136,11 @@ class DigdirClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def pace(self) -> Pace:
+        """The environment's shared pace: every request of this client waits for it."""
+        return self._sender.pace
 
     @property
     def request_count(self) -> int:

@@ -20,15 +20,14 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any, Final
 
 from selvsync.errors import Diagnostic, Position
 from selvsync.files import read_regular
 from selvsync.rules import Locate
+
+if TYPE_CHECKING:  # cryptography is imported when a key is checked (start-up time)
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "MAX_KEYS_PER_CLIENT",
@@ -253,6 +252,8 @@ def _rsa_numbers(
         values[member] = int.from_bytes(decoded, "big")
     if len(values) != 2:
         return None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     numbers = rsa.RSAPublicNumbers(values["e"], values["n"])
     try:
         numbers.public_key()
@@ -282,6 +283,10 @@ def _load_pem(text: str, display: str) -> tuple[list[dict[str, Any]], list[Diagn
     if not blocks:
         hint = "export the public key as PEM (-----BEGIN PUBLIC KEY-----)"
         return [], [Diagnostic(Position(display, 1, 1), "", "no PEM block found", hint)]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     label, line = blocks[0]
     where = Position(display, line, 1)
     try:

@@ -8,6 +8,7 @@ import json
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
 from benchmarks.plan_bench import plan_scenarios
+from benchmarks.rate_bench import rate_scenarios
 from benchmarks.run import table
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
 from benchmarks.workload import AdminKey
@@ -25,6 +26,8 @@ TINY = Config(
     apply_ks=(1, 2),
     rate_limited=(4, 1, 1, 1),
     token_clients=2,
+    b7_creates=3,
+    b7_rates=(0, 50),
     memory_max_n=3,
     profile=False,
 )
@@ -40,7 +43,9 @@ def _by_id(rows: list[Row]) -> dict[str, list[Row]]:
 
 def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKey) -> None:
     rows: list[Row] = []
-    for scenario in (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario):
+    scenarios = (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario,
+                 rate_scenarios)
+    for scenario in scenarios:
         rows += scenario(admin, TINY, lambda _: None)
     rows += c0_parallel_latency(admin, lambda _: None)
     found = _by_id(rows)
@@ -78,6 +83,12 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
     (b6,) = found["B6"]
     assert b6.met, b6.verdict
     assert b6.requests["POST /token"] == 4 and b6.requests["POST /clients"] == 4
+
+    # B7: every create sent once; a bucket of 50 never refuses 3 creates.
+    for row in found["B7"]:
+        assert row.requests == {"POST /token": 1, "GET /clients": 2, "POST /clients": 3}
+        assert row.extra["failed"] == 0 and row.extra["duplicates"] == 0
+        assert row.extra["responses_429"] == 0
 
     (c0,) = found["C0"]
     assert c0.requests == {"GET /clients/{id}": 20}
