@@ -8,10 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from selvsync.emulator import FULL_SCOPES, Emulator
+from selvsync.model import DesiredState
+from selvsync.scaffold.importer import import_environment
 from selvsync.yaml import load_text
-from tests.harness import idporten
+from tests.harness import ORGNO, TOKEN, ProjectDir, factory_for, idporten
 
 from .test_importer import Seeded, import_registered, run  # noqa: F401  (fixture)
 
@@ -72,3 +76,26 @@ def test_a_refused_logo_is_left_out_with_a_comment(
     (change,) = json.loads(out)["changes"]
     assert change["action"] == "adopt"
     assert {f["field"] for f in change["fields"]} == {"description", "logo_uri"}
+
+
+@pytest.mark.parametrize("keyless", ["empty", "404"])
+def test_keyless_key_sets_import_without_keys(keyless: str, tmp_path: Path) -> None:
+    emu = Emulator(keyless_jwks="empty" if keyless == "empty" else "keys")
+    emu.add_token(TOKEN, ORGNO, FULL_SCOPES)
+    if keyless == "404":
+        emu.faults.add("status", method="GET", path="*/jwks", status=404)
+    machine = {"integration_type": "maskinporten", "client_name": "Batch", "description": "x",
+               "scopes": ["org:api.read"]}
+    with httpx_client(emu) as http:
+        assert http.post("/api/v1/clients", json=machine).status_code == 201
+    project = ProjectDir(tmp_path / "p").load()
+    with factory_for(emu)(project.environments["test"], "plan") as client:
+        result = import_environment(client, DesiredState(project.environments["test"]), "team-a")
+    (imported,) = result.clients
+    assert imported.jwks == [] and "keys" not in imported.entry(with_keys=True)
+    assert emu.counters()["GET /clients/{id}/jwks"] == 1
+
+
+def httpx_client(emu: Emulator) -> httpx.Client:
+    return httpx.Client(transport=emu.transport(), base_url="http://e",
+                        headers={"Authorization": f"Bearer {TOKEN}"})
