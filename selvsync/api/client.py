@@ -343,6 +343,9 @@ class DigdirClient:
 
     def _expect_jwks(self, method: str, path: str, data: Any) -> Json:
         jwks = self._expect_dict(method, path, data)
+        if jwks.get("keys") is None:
+            # A keyless client's set has been answered as {} as well as {"keys": []}.
+            jwks = {**jwks, "keys": []}
         keys = jwks.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
             raise InvalidResponseError(

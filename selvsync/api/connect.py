@@ -12,7 +12,14 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from selvsync.api.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
+from selvsync.api.auth import (
+    PROVIDERS,
+    StaticTokenProvider,
+    build_token_provider,
+    ca_bundle_from,
+    scopes_for,
+)
+from selvsync.api.auth.discovery import TokenEndpoints, Untrusted, discover_token_endpoint
 from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
 from selvsync.model import EnvironmentSettings, Project
 from selvsync.sensitive.value import Secret
@@ -22,19 +29,43 @@ EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
 ClientFactory = Callable[[EnvironmentSettings, str], DigdirClient]
 
 
-def default_factory(project: Project, environ: Mapping[str, str] | None = None) -> ClientFactory:
-    """A factory opening one client per (environment, command)."""
+def _refuse_all(url: str) -> str:
+    return "no trust rule was given to check a discovered endpoint against"
+
+
+def default_factory(
+    project: Project,
+    environ: Mapping[str, str] | None = None,
+    *,
+    untrusted: Untrusted = _refuse_all,
+) -> ClientFactory:
+    """A factory opening one client per (environment, command).
+
+    An environment with ``issuer`` but no ``token_endpoint`` gets its token endpoint from
+    the issuer's RFC 8414 metadata, fetched once per factory (one run) and checked with
+    ``untrusted`` (``selvsync.config.trust.untrusted_reason``, which the CLI passes) before
+    any grant is signed.
+    """
     env_vars = dict(os.environ if environ is None else environ)
+    endpoints = TokenEndpoints(discover_token_endpoint)
 
     def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
         if env.is_emulator:
             return _embedded(project, env)
         assert env.auth is not None  # config guarantees auth for real APIs
+        token_endpoint = env.token_endpoint or ""
+        method = PROVIDERS.get(str(env.auth.get("method")))
+        if not token_endpoint and env.issuer and method is not None and method.grant:
+            token_endpoint = endpoints(
+                env.issuer,
+                untrusted=untrusted,
+                ca_bundle=ca_bundle_from(env.auth, project.root),
+            )
         provider = build_token_provider(
             env.auth,
             project_dir=project.root,
             issuer=env.issuer or "",
-            token_endpoint=env.token_endpoint or "",
+            token_endpoint=token_endpoint,
             environ=env_vars,
         )
         return DigdirClient(

@@ -33,12 +33,13 @@ def parse_environment(
                 "an environment on a real API needs `auth:`",
                 "see docs/authentication.md",
             )
-        elif _is_grant(auth) and not (issuer and token_endpoint):
+        elif _is_grant(auth) and not issuer:
             fail(
                 doc.locate_key(here),
                 dotted(here),
-                "`issuer` and `token_endpoint` are needed for this API",
-                "set the Maskinporten issuer and token endpoint for this environment",
+                "`issuer` is needed for this API",
+                "set the Maskinporten issuer for this environment; token_endpoint is found in "
+                "its metadata when omitted",
             )
         if auth is not None:
             _check_auth(auth, (*here, "auth"), doc, errors)
@@ -174,7 +175,10 @@ def _maskinporten(
     known = digdir_for_api(api)
     issuer = raw.get("issuer") or (known.issuer if known else None)
     token_endpoint = raw.get("token_endpoint") or (known.token_endpoint if known else None)
-    for field, url in (("api", api), ("token_endpoint", token_endpoint)):
+    # Without token_endpoint the issuer is fetched (RFC 8414 discovery), so it must be
+    # trusted too; with one, the issuer is only the grant's aud and is never contacted.
+    discovered = issuer if issuer and not token_endpoint else None
+    for field, url in (("api", api), ("issuer", discovered), ("token_endpoint", token_endpoint)):
         if not url or not url.startswith(("https://", "http://")):
             continue  # not a URL at all: reported on its own
         reason = untrusted_reason(url)
