@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from selvsync.errors import StalePlanError
+from selvsync.live import scopes as livescopes
 from selvsync.live.read import read_live, read_snapshot
 from selvsync.live.session import Session
 from selvsync.plan import planfile
@@ -20,7 +21,9 @@ def plan_environment(
     state = session.project.states[name]
     client = session.client(name)
     live = read_live(client, state, session.project.owner, session.written, session.listing(name))
-    return build_environment_plan(state, session.project.owner, live, options), live
+    plan = build_environment_plan(state, session.project.owner, live, options)
+    livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
+    return plan, live
 
 
 def plan_project(
@@ -60,5 +63,12 @@ def load_fresh_plan(session: Session, path: Path) -> Plan:
             planfile.jwks_ids(env),
             project.environments[env.name].concurrency,
         )
-    planfile.check_fresh(saved, snapshots)
+    scope_problems = [
+        p
+        for env in saved.environments
+        for p in livescopes.moved(
+            session.client(env.name), env, project.environments[env.name].concurrency
+        )
+    ]
+    planfile.check_fresh(saved, snapshots, extra=scope_problems)
     return saved
