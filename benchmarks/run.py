@@ -23,6 +23,7 @@ if __package__ in (None, ""):
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
 from benchmarks.plan_bench import plan_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
+from benchmarks.scopes_bench import scope_scenario
 from benchmarks.workload import AdminKey, admin_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
     "B3": apply_scenarios,
     "B4": rate_limit_scenario,
     "B6": token_scenario,
+    "B7": scope_scenario,  # scopes x consumers: apply from nothing, then plan
 }
 
 

@@ -47,6 +47,8 @@ class Config:
     rate_limited: tuple[int, int, int, int] = (40, 10, 10, 10)  # B4: N, creates, updates, removals
     token_clients: int = 100  # B6: clients per environment
     memory_max_n: int = 5000  # tracemalloc slows Python ~3x: --quick skips the big N
+    scopes: tuple[int, int] = (500, 50)  # B7: scopes x consumers per scope
+    scope_latency_ms: int = 20  # B7: one round trip for the plan at latency
     # Profile a missed target (cProfile) and put the top entries in the results.
     profile: bool = True
 

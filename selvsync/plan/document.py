@@ -22,7 +22,7 @@ from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2  # 2: scope actions (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 

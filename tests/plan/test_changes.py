@@ -105,7 +105,7 @@ def test_the_document_masks_sensitive_fields() -> None:
 
 @pytest.mark.parametrize("bad", [
     {}, {"kind": "selvsync-plan", "format_version": 99},
-    {"kind": "selvsync-plan", "format_version": 1, "orgno": "1", "owner": "o",
+    {"kind": "selvsync-plan", "format_version": 2, "orgno": "1", "owner": "o",
      "environments": [], "changes": [{"environment": "nowhere", "key": "k",
                                       "action": "create", "fields": []}]},
 ])
