@@ -216,3 +216,25 @@ def test_the_layer_check_finds_an_upward_edge(tmp_path: Path) -> None:
     assert problems == [
         "selvsync.plan.bad:3 imports selvsync.api: plan (layer 3) may not import api (layer 3)"
     ]
+
+
+def test_plan_does_no_io() -> None:
+    """plan/ is pure: desired state and a live snapshot in, a plan out (files: live/, cli/)."""
+    io_modules = {"selvsync.files", "httpx", "subprocess", "socket", "sqlite3", "urllib.request"}
+    io_calls = {"open", "read_text", "write_text", "read_bytes", "write_bytes", "unlink"}
+    modules = _modules()
+    offenders = []
+    for module, path in modules.items():
+        if _package(module) != "plan":
+            continue
+        offenders += [
+            f"{module}:{line} imports {target}"
+            for target, line in _imports(path, modules)
+            if target in io_modules
+        ]
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name in io_calls:
+                    offenders.append(f"{module}:{node.lineno} calls {name}()")
+    assert offenders == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -60,7 +61,7 @@ def apply(
 
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
-            result = load_fresh_plan(session, planfile_path)
+            result = load_fresh_plan(session, planfile_path, time.time())
         else:
             result = plan_project(session, options=plan_options(renew_keys))
         # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan

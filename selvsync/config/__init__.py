@@ -114,7 +114,9 @@ class _ProjectLoader:
         self.schema_spots.update((d.position, d.field) for d in found)
         if doc.data is None:
             doc.data = {}
-        if not isinstance(doc.data, dict):
+        if found or not isinstance(doc.data, dict):
+            # No code touches a value of a file the schema rejected: a wrong shape (a list
+            # where a mapping belongs) is reported once, at its position, never a traceback.
             return None
         self.loaded[path] = doc
         return doc
@@ -455,7 +457,8 @@ class _ProjectLoader:
                 self._fail(
                     locate(path_key),
                     dotted(("clients", client.key, *path_key)),
-                    f"key file '{entry}' does not exist",
+                    f"key file '{entry}' "
+                    + ("is not a regular file" if path.exists() else "does not exist"),
                     "create it with `selvsync keygen` or fix the path",
                 )
                 continue

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from selvsync.errors import Diagnostic, Position
+from selvsync.files import read_regular
 from selvsync.rules import Locate
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 MAX_KEYS_PER_CLIENT: Final = 5
+MAX_KEY_FILE_BYTES: Final = 1024 * 1024
 MIN_RSA_BITS: Final = 2048
 ALGORITHMS: Final = ("RS256", "RS384", "RS512")
 PUBLIC_MEMBERS: Final = ("kty", "alg", "use", "kid", "e", "n")  # what Digdir takes, in order
@@ -100,7 +102,7 @@ def load_public_keys(path: Path, *, display: str) -> tuple[list[dict[str, Any]],
     """
     start = Position(display, 1, 1)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, limit=MAX_KEY_FILE_BYTES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return [], [Diagnostic(start, "", f"cannot read key file: {reason}", "check the path")]
@@ -125,7 +127,11 @@ def load_public_keys(path: Path, *, display: str) -> tuple[list[dict[str, Any]],
 def _load_json(text: str, display: str) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        return [], [Diagnostic(Position(display, 1, 1), "", "invalid JSON: nested too deeply")]
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # e.g. an integer of 5000 digits
+            return [], [Diagnostic(Position(display, 1, 1), "", f"invalid JSON: {exc}")]
         # exc.msg names the syntax error only; the document itself is never quoted.
         where = Position(display, exc.lineno, exc.colno)
         return [], [Diagnostic(where, "", f"invalid JSON: {exc.msg}", "fix the JSON syntax")]

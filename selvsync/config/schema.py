@@ -26,13 +26,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from selvsync.errors import Diagnostic
+from selvsync.errors import Diagnostic, Position
 from selvsync.yaml import Document, PathKey, dotted
 
 SCHEMA_FILES = {
     "project": "selvsync.schema.json",
     "environment": "environment.schema.json",
     "shared": "shared.schema.json",
+    "plan": "plan.schema.json",
 }
 
 
@@ -93,6 +94,17 @@ def validate(doc: Document, kind: str) -> list[Diagnostic]:
                 )
             )
     return diagnostics
+
+
+def validate_data(data: Any, kind: str, shown: str) -> list[Diagnostic]:
+    """Check JSON ``data`` read from ``shown`` (which has no positions) against ``kind``; each
+    problem names its path (``changes[3].action``) and the file."""
+    diagnostics = validate(Document(shown, data), kind)
+    top = Position(shown, 1, 1)
+    return [
+        d if d.position is not None else Diagnostic(top, d.field, d.message, d.hint)
+        for d in diagnostics
+    ]
 
 
 def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:

@@ -44,24 +44,33 @@ def read_scopes(client: DigdirClient, state: DesiredState) -> ScopeSnapshot:
     return snap
 
 
-def plan_scopes(client: DigdirClient, state: DesiredState, plan: EnvironmentPlan) -> None:
-    """Read what the plan of ``state`` needs and add the scope changes to ``plan``."""
+def plan_scopes(
+    client: DigdirClient, state: DesiredState, plan: EnvironmentPlan
+) -> ScopeSnapshot | None:
+    """Read what the plan of ``state`` needs, add the scope changes to ``plan``, and return
+    what was read (None: nothing, the environment neither provides nor checks scopes)."""
     if not wanted(state):
-        return
+        return None
     snap = read_scopes(client, state)
     if scopeplan.is_provider(state):
         scopeplan.plan_scopes(plan, state, snap)
     scopeplan.check_consumers(plan, state, snap)
+    return snap
 
 
-def moved(client: DigdirClient, saved: EnvironmentPlan, concurrency: int) -> list[str]:
-    """Re-read exactly the scopes and access lists ``saved`` read; what moved, in words."""
+def moved(
+    client: DigdirClient, saved: EnvironmentPlan, snap: ScopeSnapshot | None, concurrency: int
+) -> list[str]:
+    """What moved among the scopes and access lists ``saved`` read, in words. Reuses the
+    fresh plan's reads (``snap``) and reads only what it lacks."""
     if not saved.scope_fingerprints:
         return []
     api = ScopesApi(client)
-    snap = ScopeSnapshot(scopes=api.list_scopes())
-    snap.access = _read_each(api.list_access, scopeplan.access_names(saved), concurrency)
-    return scopeplan.moved(saved, snap)
+    if snap is None or snap.prefixes is None:
+        snap = ScopeSnapshot(scopes=api.list_scopes())
+    lacking = [n for n in scopeplan.access_names(saved) if n not in snap.access]
+    access = dict(snap.access) | _read_each(api.list_access, lacking, concurrency)
+    return scopeplan.moved(saved, ScopeSnapshot(scopes=snap.scopes, access=access))
 
 
 def _read_each(

@@ -100,6 +100,7 @@ class Plan:
     orgno: str
     owner: str
     environments: list[EnvironmentPlan]
+    renew_keys: bool = False  # planned with --renew-keys (a plan file re-checks with it too)
 
     @property
     def changes(self) -> list[Change]:

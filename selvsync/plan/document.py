@@ -8,7 +8,7 @@
 Every document is masked: fields and keys named ``client_secret``, ``access_token`` or
 ``assertion`` and any :class:`~selvsync.sensitive.value.Secret` value become ``(sensitive)``
 (see :mod:`selvsync.sensitive.mask`), although a plan never should hold any. Pure: reading
-and writing files is :mod:`selvsync.plan.planfile`'s job.
+and writing files is :mod:`selvsync.live.planfile`'s job.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def as_dict(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "orgno": plan.orgno,
         "owner": plan.owner,
+        **({"options": {"renew_keys": plan.renew_keys}} if plan_file else {}),
         "changes": [change_as_dict(c, bodies=plan_file) for c in plan.changes],
         "summary": plan.summary(),
         "environments": [_environment_as_dict(e, plan_file=plan_file) for e in plan.environments],
@@ -157,4 +158,10 @@ def from_dict(data: Any) -> Plan:
         if change.environment not in environments:
             raise ValueError(f"change for unknown environment {change.environment!r}")
         environments[change.environment].changes.append(change)
-    return Plan(str(data["orgno"]), str(data["owner"]), list(environments.values()))
+    options = data.get("options") or {}
+    return Plan(
+        str(data["orgno"]),
+        str(data["owner"]),
+        list(environments.values()),
+        renew_keys=bool(options.get("renew_keys", False)),
+    )
