@@ -24,6 +24,7 @@ from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_s
 from benchmarks.plan_bench import plan_scenarios
 from benchmarks.rate_bench import rate_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
+from benchmarks.scopes_bench import scope_scenario
 from benchmarks.workload import AdminKey, admin_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -36,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
     "B4": rate_limit_scenario,
     "B6": token_scenario,
     "B7": rate_scenarios,
+    "B8": scope_scenario,  # scopes x consumers: apply from nothing, then plan
 }
 
 

@@ -49,6 +49,8 @@ class Config:
     b7_creates: int = 100  # B7: creates applied at apply_latency_ms
     b7_rates: tuple[int, ...] = (0, 5, 20)  # B7: rate limits in req/s (0: none)
     memory_max_n: int = 5000  # tracemalloc slows Python ~3x: --quick skips the big N
+    scopes: tuple[int, int] = (500, 50)  # B8: scopes x consumers per scope
+    scope_latency_ms: int = 20  # B8: one round trip for the plan at latency
     # Profile a missed target (cProfile) and put the top entries in the results.
     profile: bool = True
 

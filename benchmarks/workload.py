@@ -242,6 +242,9 @@ class Workload:
             else:
                 self.declared[key] = login_client(i)
         env: dict[str, Any] = {"api": "emulator", "merchant_api": False}
+        # The client benchmarks measure clients: the consumer-side scope check (two more
+        # listings, see docs/scopes.md) is measured by the scope benchmark (B8).
+        env["scopes"] = {"consumer_check": "off"}
         if concurrency is not None:  # None: the environment's default
             env["concurrency"] = concurrency
         env.update(environment or {})

@@ -50,6 +50,20 @@ class SafetyLimits:
 
 
 @dataclass(frozen=True)
+class ScopeSettings:
+    """An environment's `scopes:` settings: what this project owns as an API provider.
+
+    ``owned`` holds prefixes (``skatt``: every ``skatt:...`` scope) and subscope patterns
+    (``skatt:demo/*``, shell-style). Scopes there that are not declared are orphaned and
+    planned for deactivation; scopes elsewhere are never touched.
+    """
+
+    owned: tuple[str, ...] = ()
+    max_revocations: int = 5  # more revocations in one plan are refused unless --force
+    consumer_check: str = "warn"  # warn | refuse | off: clients' scopes without access
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings:
     name: str
     api: str
@@ -67,6 +81,7 @@ class EnvironmentSettings:
     key_expiry_warning_days: int = 30
     key_propagation_minutes: int = 10
     secret_max_age_days: int = 330
+    scopes: ScopeSettings = ScopeSettings()
 
     @property
     def is_emulator(self) -> bool:
@@ -129,11 +144,35 @@ class DesiredClient:
 
 
 @dataclass
+class DesiredScope:
+    """One Maskinporten scope this organisation provides, as declared for one environment."""
+
+    name: str  # prefix:subscope
+    fields: dict[str, Any]  # Digdir's fields as written (description, visibility, ...)
+    consumers: dict[str, str | None] = field(default_factory=dict)  # orgno -> name, if known
+    protect: bool = False
+    regrant_denied: tuple[str, ...] = ()  # consumers once DENIED that may be granted again
+    origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
+
+    @property
+    def prefix(self) -> str:
+        return self.name.partition(":")[0]
+
+    @property
+    def subscope(self) -> str:
+        return self.name.partition(":")[2]
+
+    def locate(self, path: PathKey = ()) -> Position | None:
+        return locator(self.origins)(path)
+
+
+@dataclass
 class DesiredState:
     """Everything declared for one environment."""
 
     environment: EnvironmentSettings
     clients: dict[str, DesiredClient] = field(default_factory=dict)
+    scopes: dict[str, DesiredScope] = field(default_factory=dict)
     merchant: Merchant = Merchant()
     files: list[str] = field(default_factory=list)
 

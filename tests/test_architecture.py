@@ -56,6 +56,12 @@ WRITE_METHODS = frozenset(
         "put_jwks",
         "delete_jwks",
         "put_merchant",
+        # selvsync.api.scopes.ScopesApi
+        "create_scope",
+        "update_scope",
+        "deactivate_scope",
+        "grant",
+        "revoke",
     }
 )
 

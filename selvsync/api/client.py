@@ -147,6 +147,21 @@ class DigdirClient:
         """HTTP attempts made so far (retries and token refresh retries included)."""
         return self._sender.request_count
 
+    def sender_for(self, scopes: Sequence[str]) -> Sender:
+        """A sender on this client's connections and credentials that asks for ``scopes``
+        instead (e.g. the scope administration of selvsync.api.scopes)."""
+        base = self._sender
+        return Sender(
+            self._http,
+            base.tokens,
+            tuple(scopes),
+            policy=base.policy,
+            sleep=base._sleep,
+            clock=base._clock,
+            rng=base._rng,
+            logger=self._log,
+        )
+
     @property
     def has_merchant_api(self) -> bool:
         return self.merchant_path is not None

@@ -7,6 +7,7 @@ is what makes the quickstart run anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -92,6 +93,12 @@ def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
     emulator = Emulator(db, prefix=env.prefix)
     token = secrets.token_urlsafe(24)
     emulator.add_token(token, project.orgno, FULL_SCOPES)
+    # Digdir gives an API provider its prefixes by hand; the embedded emulator gives the
+    # organisation the ones its environment says it owns (docs/scopes.md).
+    for entry in env.scopes.owned:
+        # Another organisation's prefix stays theirs: plan then says the scopes cannot be made.
+        with contextlib.suppress(ValueError):
+            emulator.add_prefix(project.orgno, entry.partition(":")[0])
     return DigdirClient(
         EMULATOR_BASE_URL,
         prefix=env.prefix,

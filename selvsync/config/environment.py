@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selvsync.config.scopes import scope_settings
 from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
 from selvsync.model import AUTH_METHODS, EMULATOR, EnvironmentSettings, SafetyLimits
@@ -76,6 +77,7 @@ def parse_environment(
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,
+        scopes=scope_settings(raw.get("scopes"), (*here, "scopes"), doc, errors),
         **as_written,
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from selvsync.errors import StalePlanError
 from selvsync.live import planfile
+from selvsync.live import scopes as livescopes
 from selvsync.live.read import read_jwks, read_live
 from selvsync.live.session import Session
 from selvsync.plan import freshness
@@ -22,7 +23,9 @@ def plan_environment(
     state = session.project.states[name]
     client = session.client(name)
     live = read_live(client, state, session.project.owner, session.written, session.listing(name))
-    return build_environment_plan(state, session.project.owner, live, options), live
+    plan = build_environment_plan(state, session.project.owner, live, options)
+    livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
+    return plan, live
 
 
 def plan_project(
@@ -55,6 +58,7 @@ def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
     options = PlanOptions(now=now, renew_keys=saved.renew_keys)
     snapshots: dict[str, LiveSnapshot] = {}
     fresh: list[EnvironmentPlan] = []
+    scope_problems: list[str] = []
     for env in saved.environments:
         if env.name not in project.states:
             raise StalePlanError(
@@ -67,6 +71,9 @@ def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
         missing = [c for c in freshness.jwks_ids(env) if c in present and c not in live.jwks]
         live.jwks.update(read_jwks(client, missing, state.environment.concurrency))
         snapshots[env.name] = live
-        fresh.append(build_environment_plan(state, project.owner, live, options))
-    freshness.check_fresh(saved, snapshots)
+        plan = build_environment_plan(state, project.owner, live, options)
+        scopes = livescopes.plan_scopes(client, state, plan)
+        scope_problems += livescopes.moved(client, env, scopes, state.environment.concurrency)
+        fresh.append(plan)
+    freshness.check_fresh(saved, snapshots, extra=scope_problems)
     return recheck(saved, Plan(project.orgno, project.owner, fresh, renew_keys=saved.renew_keys))

@@ -22,7 +22,7 @@ from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2  # 2: scope actions (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
@@ -41,6 +41,9 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
         out["keys_removed"] = list(change.keys_removed)
     if change.action == Action.MERCHANT:
         out["manual"] = change.manual
+    if change.consumer is not None:
+        out["consumer_orgno"] = change.consumer
+        out["consumer_name"] = change.consumer_name
     if bodies:
         out["body"] = change.body
         out["jwks"] = change.jwks
@@ -66,6 +69,8 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         protected=bool(data.get("protected", False)),
         manual=bool(data.get("manual", False)),
         merchant=data.get("merchant"),
+        consumer=data.get("consumer_orgno"),
+        consumer_name=data.get("consumer_name"),
     )
 
 
@@ -79,6 +84,7 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         "refusals": list(env.refusals),
         "blockers": list(env.blockers),
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
+        **({"scope_fingerprints": env.scope_fingerprints} if plan_file else {}),
     }
 
 
@@ -143,6 +149,9 @@ def from_dict(data: Any) -> Plan:
             counts={str(k): int(v) for k, v in env.get("live", {}).items()},
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             absent=[str(a) for a in absent],
+            scope_fingerprints={
+                str(k): str(v) for k, v in (env.get("scope_fingerprints") or {}).items()
+            },
         )
     for item in data["changes"]:
         change = change_from_dict(item)

@@ -58,10 +58,14 @@ def jwks_ids(saved: EnvironmentPlan) -> list[str]:
     return sorted(e[: -len(JWKS_SUFFIX)] for e in saved.fingerprints if e.endswith(JWKS_SUFFIX))
 
 
-def check_fresh(saved: Plan, snapshots: dict[str, LiveSnapshot]) -> None:
+def check_fresh(
+    saved: Plan, snapshots: dict[str, LiveSnapshot], extra: list[str] | None = None
+) -> None:
+    """StalePlanError naming everything that moved; ``extra``: what moved among the scopes
+    (selvsync.plan.scopes.moved)."""
     problems = [
         p for env in saved.environments for p in moved(env, snapshots[env.name], saved.owner)
-    ]
+    ] + list(extra or [])
     if problems:
         raise StalePlanError(
             "live state moved since the plan was made; nothing was applied:\n  "

@@ -4,6 +4,7 @@ timings: speed is what `python -m benchmarks` measures."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
@@ -95,3 +96,18 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
 
     assert table(rows).count("\n") == len(rows) + 1  # header, rule, one line per row
     json.dumps([row.as_dict() for row in rows])  # the results file can hold every row
+
+
+def test_the_scope_benchmark_counts_two_listings_plus_one_read_per_scope(
+    admin: AdminKey,
+) -> None:
+    from benchmarks.scopes_bench import scope_scenario
+
+    config = dataclasses.replace(TINY, scopes=(6, 3), scope_latency_ms=1)
+    apply_row, *plans = scope_scenario(admin, config, lambda _: None)
+    assert apply_row.met and apply_row.extra["writes"] == 6 + 6 * 3
+    for row in plans:
+        assert row.met and row.extra["plan_empty"]
+        assert row.requests == {
+            "GET /clients": 1, "GET /prefix": 1, "GET /scopes": 1, "GET /scopes/access": 6,
+        }
