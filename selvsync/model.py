@@ -28,6 +28,13 @@ class AuthSpec:
     grant: bool  # a Maskinporten grant: needs the environment's issuer and token endpoint
 
 
+# Least privilege (docs/security.md): every read-only command asks for exactly the read scope;
+# only apply and rotate-secret ask for more, and YAML may narrow that but never widen it.
+READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
+WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
+WRITE_SCOPES_ALLOWED: frozenset[str] = frozenset({*WRITE_SCOPES, "idporten:dcr.modify"})
+
+
 # The ``auth.method`` values. A new method: one row here, its builder in api/auth/__init__.py's
 # table, and the schema's enum (a unit test holds the three together).
 AUTH_METHODS: dict[str, AuthSpec] = {
@@ -60,7 +67,9 @@ class ScopeSettings:
 
     owned: tuple[str, ...] = ()
     max_revocations: int = 5  # more revocations in one plan are refused unless --force
-    consumer_check: str = "warn"  # warn | refuse | off: clients' scopes without access
+    # warn | refuse | off: clients' scopes without access. Off unless the environment has a
+    # `scopes:` block: the check needs idporten:scopes.read, beyond the plan's dcr.read.
+    consumer_check: str = "off"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ from typing import Any
 from selvsync.config.scopes import scope_settings
 from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
-from selvsync.model import AUTH_METHODS, EMULATOR, EnvironmentSettings, SafetyLimits
+from selvsync.model import (
+    AUTH_METHODS,
+    EMULATOR,
+    READ_SCOPES,
+    WRITE_SCOPES_ALLOWED,
+    EnvironmentSettings,
+    SafetyLimits,
+)
 from selvsync.yaml import Document, PathKey, dotted
 
 
@@ -111,6 +118,7 @@ def _check_auth(
                 dotted((*here, key)),
                 f"auth method '{auth.get('method')}' needs `{key}`",
             )
+    _check_scopes(auth.get("scopes"), here, doc, fail)
     if auth.get("method") == "certificate":
         has_p12 = "pkcs12" in auth
         has_pem = "private_key" in auth and "certificate" in auth
@@ -193,3 +201,30 @@ def _maskinporten(
                 "use https://" if url.startswith("http://") else trust_hint(url),
             )
     return issuer, token_endpoint
+
+
+def _check_scopes(
+    scopes: Any,
+    here: PathKey,
+    doc: Document,
+    fail: Callable[[Position | None, str, str, str], None],
+) -> None:
+    """`auth.scopes` may narrow what apply asks for; nothing in YAML can widen a token."""
+    if not isinstance(scopes, dict):
+        return
+    allowed = {"plan": frozenset(READ_SCOPES), "apply": WRITE_SCOPES_ALLOWED}
+    for command, names in scopes.items():
+        for i, name in enumerate(names or ()):
+            if name in allowed.get(command, frozenset()):
+                continue
+            where = (*here, "scopes", command, i)
+            fail(
+                doc.locate(where),
+                dotted(where),
+                f"'{name}' may not be requested for {command}",
+                "read-only commands ask for exactly idporten:dcr.read"
+                if command == "plan"
+                else "apply asks for at most "
+                + ", ".join(sorted(WRITE_SCOPES_ALLOWED))
+                + "; see docs/security.md",
+            )
