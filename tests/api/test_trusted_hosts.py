@@ -110,7 +110,8 @@ def test_yaml_can_narrow_apply_scopes_but_never_widen_a_token(
         pki,
         "https://api.test.samarbeid.digdir.no",
         "https://test.maskinporten.no/token",
-        ", scopes: {plan: [idporten:dcr.write], apply: [idporten:dcr.write, idporten:scopes.write]}",
+        ", scopes: {plan: [idporten:dcr.write], "
+        "apply: [idporten:dcr.write, idporten:scopes.write]}",
     )
     assert main(["validate", "-C", str(project)]) == ExitCode.CONFIG
     err = capsys.readouterr().err
