@@ -32,7 +32,7 @@ def plan_options(renew_keys: bool) -> PlanOptions:
 def explain_refusals(plan: Plan, force: bool) -> list[str]:
     reasons = plan.refusals(force=force)
     for reason in reasons:
-        click.echo(f"refused: {reason}", err=True)
+        progress(f"refused: {reason}")
     return reasons
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import NotFoundError
 from selvsync.gcpause import paused_gc
+from selvsync.live.checks import check_listing
 from selvsync.live.writelog import WriteLog
 from selvsync.marker import classify_owner
 from selvsync.model import DesiredClient, DesiredState
@@ -23,7 +24,9 @@ from selvsync.plan.changes import LiveSnapshot
 def list_all(client: DigdirClient) -> list[dict[str, Any]]:
     """Every client, deactivated ones included: the one listing a plan reads."""
     with paused_gc():  # decoding thousands of clients: see selvsync.gcpause
-        return client.list_clients(inactive=True)
+        clients = client.list_clients(inactive=True)
+    check_listing(clients, f"GET {client.prefix}/clients")
+    return clients
 
 
 def read_live(
