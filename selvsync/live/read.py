@@ -38,6 +38,8 @@ def read_live(
 ) -> LiveSnapshot:
     """The listing (``listed`` if already read), plus the key sets the plan needs."""
     clients = list_all(client) if listed is None else listed
+    if state.shared_keys:
+        clients = _without_siblings(clients, state.shared_keys, owner)
     if written is not None:
         clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
@@ -119,3 +121,15 @@ def _ids_of_declared(
         if key is not None and key in with_keys:
             out.append(cid)
     return sorted(out)
+
+
+def _without_siblings(
+    clients: list[dict[str, Any]], keys: frozenset[str], owner: str
+) -> list[dict[str, Any]]:
+    """The listing without the clients of environments that share this live organisation."""
+    out = []
+    for live in clients:
+        marker, _ = classify_owner(live.get("description"), owner)
+        if marker is None or marker.key not in keys:
+            out.append(live)
+    return out
