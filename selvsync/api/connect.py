@@ -7,13 +7,22 @@ is what makes the quickstart run anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from selvsync.api.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
+from selvsync.api.auth import (
+    PROVIDERS,
+    StaticTokenProvider,
+    build_token_provider,
+    ca_bundle_from,
+    scopes_for,
+)
+from selvsync.api.auth.discovery import TokenEndpoints, Untrusted, discover_token_endpoint
 from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
+from selvsync.errors import ConfigError, Diagnostic, Position
 from selvsync.model import EnvironmentSettings, Project
 from selvsync.sensitive.value import Secret
 
@@ -22,19 +31,43 @@ EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
 ClientFactory = Callable[[EnvironmentSettings, str], DigdirClient]
 
 
-def default_factory(project: Project, environ: Mapping[str, str] | None = None) -> ClientFactory:
-    """A factory opening one client per (environment, command)."""
+def _refuse_all(url: str) -> str:
+    return "no trust rule was given to check a discovered endpoint against"
+
+
+def default_factory(
+    project: Project,
+    environ: Mapping[str, str] | None = None,
+    *,
+    untrusted: Untrusted = _refuse_all,
+) -> ClientFactory:
+    """A factory opening one client per (environment, command).
+
+    An environment with ``issuer`` but no ``token_endpoint`` gets its token endpoint from
+    the issuer's RFC 8414 metadata, fetched once per factory (one run) and checked with
+    ``untrusted`` (``selvsync.config.trust.untrusted_reason``, which the CLI passes) before
+    any grant is signed.
+    """
     env_vars = dict(os.environ if environ is None else environ)
+    endpoints = TokenEndpoints(discover_token_endpoint)
 
     def open_client(env: EnvironmentSettings, command: str) -> DigdirClient:
         if env.is_emulator:
             return _embedded(project, env)
         assert env.auth is not None  # config guarantees auth for real APIs
+        token_endpoint = env.token_endpoint or ""
+        method = PROVIDERS.get(str(env.auth.get("method")))
+        if not token_endpoint and env.issuer and method is not None and method.grant:
+            token_endpoint = endpoints(
+                env.issuer,
+                untrusted=untrusted,
+                ca_bundle=ca_bundle_from(env_vars),
+            )
         provider = build_token_provider(
             env.auth,
             project_dir=project.root,
             issuer=env.issuer or "",
-            token_endpoint=env.token_endpoint or "",
+            token_endpoint=token_endpoint,
             environ=env_vars,
         )
         return DigdirClient(
@@ -43,7 +76,7 @@ def default_factory(project: Project, environ: Mapping[str, str] | None = None) 
             token_provider=provider,
             scopes=scopes_for(env.auth, command),
             concurrency=env.concurrency,
-            ca_bundle=ca_bundle_from(env.auth, project.root),
+            ca_bundle=ca_bundle_from(env_vars),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
             merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
         )
@@ -55,12 +88,24 @@ def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
     # Imported here: only emulator environments pay for it, and the client module never
     # depends on the emulator.
     from selvsync.emulator import FULL_SCOPES, Emulator
+    from selvsync.emulator.store import DatabaseFileError
 
     db = env.emulator_db or project.root / ".selvsync" / f"emulator-{env.name}.sqlite"
     Path(db).parent.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(db, prefix=env.prefix)
+    try:
+        emulator = Emulator(db, prefix=env.prefix)
+    except DatabaseFileError as exc:
+        raise ConfigError(
+            [Diagnostic(Position(str(db), 1, 1), f"environments.{env.name}.emulator_db", str(exc))]
+        ) from None
     token = secrets.token_urlsafe(24)
     emulator.add_token(token, project.orgno, FULL_SCOPES)
+    # Digdir gives an API provider its prefixes by hand; the embedded emulator gives the
+    # organisation the ones its environment says it owns (docs/scopes.md).
+    for entry in env.scopes.owned:
+        # Another organisation's prefix stays theirs: plan then says the scopes cannot be made.
+        with contextlib.suppress(ValueError):
+            emulator.add_prefix(project.orgno, entry.partition(":")[0])
     return DigdirClient(
         EMULATOR_BASE_URL,
         prefix=env.prefix,

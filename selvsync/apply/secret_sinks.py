@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from selvsync.errors import SelvsyncError
-from selvsync.files import PRIVATE_MODE, FileWriteError, atomic_write
+from selvsync.files import PRIVATE_MODE, FileWriteError, atomic_write, read_regular
 from selvsync.sensitive.value import Secret
 
 
@@ -47,7 +47,7 @@ class FileSink:
     def preflight(self) -> None:
         directory = self.path.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SecretSinkError(
                 f"secret file {self.path}: cannot create its folder ({exc.strerror})"
@@ -61,8 +61,8 @@ class FileSink:
         if not self.path.exists():
             return {}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(read_regular(self.path, limit=16 * 1024 * 1024).decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise SecretSinkError(
                 f"secret file {self.path} is unreadable or not JSON "
                 f"({type(exc).__name__}); fix or move it"
@@ -148,5 +148,6 @@ def sink_for(settings: Mapping[str, Any] | None, root: Path) -> SecretSink | Non
     if not settings:
         return None
     if "file" in settings:
-        return FileSink(root / str(settings["file"]))
+        # `~` is the user's home, never a folder named "~" in the project.
+        return FileSink(root / Path(str(settings["file"])).expanduser())
     return CommandSink([str(a) for a in settings["command"]], root)

@@ -14,13 +14,7 @@ from collections.abc import Sequence
 import click
 
 from selvsync import __version__
-from selvsync.cli.apply import apply, rotate_secret
-from selvsync.cli.emulator import emulator_command
-from selvsync.cli.importing import import_command
-from selvsync.cli.inspect import show, validate
-from selvsync.cli.keygen import keygen
-from selvsync.cli.merchant import merchant
-from selvsync.cli.plan import plan
+from selvsync.cli.lazy import LazyCommands
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError
 
 
@@ -38,19 +32,19 @@ def cli(verbose: int) -> None:
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
-COMMANDS: dict[str, click.Command] = {
-    "validate": validate,
-    "show": show,
-    "plan": plan,
-    "apply": apply,
-    "rotate-secret": rotate_secret,
-    "import": import_command,
-    "keygen": keygen,
-    "merchant": merchant,
-    "emulator": emulator_command,
+# Each command's module is imported when the command runs (or help lists it): see cli/lazy.py.
+COMMANDS: dict[str, str] = {
+    "validate": "selvsync.cli.inspect:validate",
+    "show": "selvsync.cli.inspect:show",
+    "plan": "selvsync.cli.plan:plan",
+    "apply": "selvsync.cli.apply:apply",
+    "rotate-secret": "selvsync.cli.apply:rotate_secret",
+    "import": "selvsync.cli.importing:import_command",
+    "keygen": "selvsync.cli.keygen:keygen",
+    "merchant": "selvsync.cli.merchant:merchant",
+    "emulator": "selvsync.cli.emulator:emulator_command",
 }
-for _name, _command in COMMANDS.items():
-    cli.add_command(_command, _name)
+cli.commands = LazyCommands(COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{count} error{'s' if count != 1 else ''} in the configuration", err=True)
         return exc.exit_code
     except SelvsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
+        from selvsync.render.common import clean_lines  # only on this path: start-up cost
+
+        click.echo(clean_lines(f"error: {exc}"), err=True)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

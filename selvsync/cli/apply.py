@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -60,7 +61,7 @@ def apply(
 
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
-            result = load_fresh_plan(session, planfile_path)
+            result = load_fresh_plan(session, planfile_path, time.time())
         else:
             result = plan_project(session, options=plan_options(renew_keys))
         # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan
@@ -93,7 +94,7 @@ def apply(
             return ExitCode.INTERRUPTED
         after = check_after_apply(session, progress=progress)
         for note in twin_notes(after):
-            click.echo(note, err=True)
+            progress(note)
         leftover = after.plan
     code = _conclude(report, leftover, manual)
     for late in after.unsettled:
@@ -114,7 +115,7 @@ def _conclude(report: ApplyReport, leftover: Plan, manual: int) -> int:
         return ExitCode.PARTIAL if report.wrote_anything else ExitCode.ERROR
     if leftover.automatic or leftover.refusals(force=True):
         for reason in leftover.refusals(force=True):
-            click.echo(f"after apply: {reason}", err=True)
+            progress(f"after apply: {reason}")
         click.echo("After apply, live state still differs from the configuration:", err=True)
         click.echo(render.render_text(leftover, color=False), err=True, nl=False)
         return ExitCode.PARTIAL

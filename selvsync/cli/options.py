@@ -42,7 +42,8 @@ def project_options(func: FC) -> FC:
 renew_keys_option = click.option(
     "--renew-keys",
     is_flag=True,
-    help="Re-register key sets with keys that expire within the warning window.",
+    help="Explain, for each key expiring within the warning window, how to renew it (a new "
+    "key: re-posting a key set does not renew keys at Digdir). Writes nothing extra.",
 )
 
 
@@ -52,5 +53,8 @@ def color(stream: Any) -> bool:
 
 
 def progress(message: str) -> None:
-    """Progress and diagnostics go to stderr; stdout carries only the command's result."""
-    click.echo(message, err=True)
+    """Progress and diagnostics go to stderr; stdout carries only the command's result.
+    They may quote live data (names, Digdir's messages): escaped like every rendered value."""
+    from selvsync.render.common import clean_lines
+
+    click.echo(clean_lines(message), err=True)

@@ -12,8 +12,8 @@ import click
 from selvsync.cli import connecting
 from selvsync.cli.options import color, progress, project_options, renew_keys_option
 from selvsync.errors import ExitCode
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
-from selvsync.plan import planfile
 from selvsync.plan.changes import Plan, PlanOptions
 from selvsync.render import FORMATS, render
 from selvsync.render.github_summary import write_step_summary
@@ -32,7 +32,7 @@ def plan_options(renew_keys: bool) -> PlanOptions:
 def explain_refusals(plan: Plan, force: bool) -> list[str]:
     reasons = plan.refusals(force=force)
     for reason in reasons:
-        click.echo(f"refused: {reason}", err=True)
+        progress(f"refused: {reason}")
     return reasons
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from selvsync import rules
-from selvsync.config import keyfiles, schema
+from selvsync.config import keyfiles, schema, sharing
+from selvsync.config import scopes as scopeconf
 from selvsync.config.environment import parse_environment
 from selvsync.config.resolve import Substituter, merge_with_origins
 from selvsync.errors import ConfigError, Diagnostic, Position
@@ -98,6 +99,7 @@ class _ProjectLoader:
         self.errors: list[Diagnostic] = []
         # Where the schema already complained: the rules would only say it again.
         self.schema_spots: set[tuple[Position | None, str]] = set()
+        self.loaded: dict[Path, Document] = {}  # every file read, for the scope declarations
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -112,8 +114,11 @@ class _ProjectLoader:
         self.schema_spots.update((d.position, d.field) for d in found)
         if doc.data is None:
             doc.data = {}
-        if not isinstance(doc.data, dict):
+        if found or not isinstance(doc.data, dict):
+            # No code touches a value of a file the schema rejected: a wrong shape (a list
+            # where a mapping belongs) is reported once, at its position, never a traceback.
             return None
+        self.loaded[path] = doc
         return doc
 
     def _fail(self, pos: Position | None, field: str, message: str, hint: str = "") -> None:
@@ -160,7 +165,9 @@ class _ProjectLoader:
                         if guess
                         else "declared: " + ", ".join(environments),
                     )
-        return Project(self.root, orgno, owner, environments, previous_owners=previous), doc
+        project = Project(self.root, orgno, owner, environments, previous_owners=previous)
+        sharing.check_shared_live(project, doc.locate, self._fail)
+        return project, doc
 
     def states(self, project: Project, doc: Document, only: list[str] | None) -> None:
         """shared.yaml and the environment files, into ``project.states``; then raise
@@ -168,9 +175,30 @@ class _ProjectLoader:
         environments = project.environments
         shared = self._shared()
         selected = [n for n in environments if not only or n in only]
-        files = self._environment_files(doc, environments, selected)
-        for name in selected:
+        # Environments sharing a selected one's live organisation are read too: their keys
+        # tell which live clients are theirs (never this run's orphans).
+        needed = [
+            n for n in environments if n in selected or any(
+                n in sharing.siblings(project, s) for s in selected
+            )
+        ]
+        files = self._environment_files(doc, environments, needed)
+        # Scopes (API providers): consumer groups and shared scope definitions, read once.
+        shared_doc = self.loaded.get(self.root / SHARED_FILE)
+        self.scope_groups = scopeconf.consumer_groups([doc, shared_doc], self.root, self.errors)
+        self.shared_scopes = scopeconf.shared_scopes(shared_doc, self.errors)
+        for name in needed:
             project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
+        declared = {name: set(state.clients) for name, state in project.states.items()}
+        sharing.check_distinct_keys(project, declared, doc.locate, self._fail)
+        for name in needed:
+            if name not in selected:
+                del project.states[name]
+                continue
+            others = sharing.siblings(project, name)
+            project.states[name].shared_keys = frozenset(
+                key for other in others for key in declared.get(other, ())
+            )
         if self.errors:
             raise ConfigError(self.errors)
 
@@ -266,6 +294,14 @@ class _ProjectLoader:
         if env.production:
             self._check_production_merchant(state)
         self._check_global_kids(state)
+        scopeconf.load_environment_scopes(
+            state,
+            [self.loaded[p] for p in paths if p in self.loaded],
+            self.shared_scopes,
+            self.scope_groups,
+            subst,
+            self.errors,
+        )
         return state
 
     def _sources(self, paths: list[Path]) -> tuple[_Source | None, dict[str, _Source]]:
@@ -491,7 +527,8 @@ class _ProjectLoader:
                 self._fail(
                     locate(path_key),
                     dotted(("clients", client.key, *path_key)),
-                    f"key file '{entry}' does not exist",
+                    f"key file '{entry}' "
+                    + ("is not a regular file" if path.exists() else "does not exist"),
                     "create it with `selvsync keygen` or fix the path",
                 )
                 continue

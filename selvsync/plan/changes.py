@@ -37,6 +37,9 @@ class Change:
     protected: bool = False
     manual: bool = False  # a person must do it in the portal; selvsync never claims it did
     merchant: dict[str, Any] | None = None  # merchant data to write (where there is an API)
+    # grant/revoke (selvsync.plan.scopes): ``key`` is the scope, this is the organisation.
+    consumer: str | None = None
+    consumer_name: str | None = None
     renamed_from: str | None = None  # rename: the key the live client's marker carried
     # deactivate: the key of the client that succeeds this one (a replacement under a new
     # key); apply deactivates only once that client exists completely.
@@ -87,6 +90,8 @@ class EnvironmentPlan:
     notes: list[str] = field(default_factory=list)  # informational, not changes
     refusals: list[str] = field(default_factory=list)  # safety limits; --force overrides
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
+    # Scopes and their access lists as the plan read them (selvsync.plan.scopes).
+    scope_fingerprints: dict[str, str] = field(default_factory=dict)
     # Active live clients selvsync never writes: unmarked and foreign ones, each as
     # {"client_id", "client_name", "ownership"} (plus "owner" for another selvsync owner).
     others: list[dict[str, str]] = field(default_factory=list)
@@ -106,6 +111,7 @@ class Plan:
     orgno: str
     owner: str
     environments: list[EnvironmentPlan]
+    renew_keys: bool = False  # planned with --renew-keys (a plan file re-checks with it too)
 
     @property
     def changes(self) -> list[Change]:

@@ -8,7 +8,7 @@
 Every document is masked: fields and keys named ``client_secret``, ``access_token`` or
 ``assertion`` and any :class:`~selvsync.sensitive.value.Secret` value become ``(sensitive)``
 (see :mod:`selvsync.sensitive.mask`), although a plan never should hold any. Pure: reading
-and writing files is :mod:`selvsync.plan.planfile`'s job.
+and writing files is :mod:`selvsync.live.planfile`'s job.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from selvsync.plan.actions import Action
 from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
+from selvsync.text import escape_json
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 2  # 2: scope actions; renames, successors, others (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
@@ -41,6 +42,9 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
         out["keys_removed"] = list(change.keys_removed)
     if change.action == Action.MERCHANT:
         out["manual"] = change.manual
+    if change.consumer is not None:
+        out["consumer_orgno"] = change.consumer
+        out["consumer_name"] = change.consumer_name
     # Since format_version 2: a rename's old key, a deactivation's successor, and the kids a
     # change moves from another client (all omitted when not set).
     if change.renamed_from:
@@ -75,6 +79,8 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         protected=bool(data.get("protected", False)),
         manual=bool(data.get("manual", False)),
         merchant=data.get("merchant"),
+        consumer=data.get("consumer_orgno"),
+        consumer_name=data.get("consumer_name"),
         renamed_from=_optional_str(data.get("renamed_from")),
         successor=_optional_str(data.get("successor")),
         keys_moved=[str(k) for k in data.get("keys_moved", [])],
@@ -97,6 +103,7 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         "blockers": list(env.blockers),
         "others": [dict(o) for o in env.others],
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
+        **({"scope_fingerprints": env.scope_fingerprints} if plan_file else {}),
     }
 
 
@@ -107,6 +114,7 @@ def as_dict(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "orgno": plan.orgno,
         "owner": plan.owner,
+        **({"options": {"renew_keys": plan.renew_keys}} if plan_file else {}),
         "changes": [change_as_dict(c, bodies=plan_file) for c in plan.changes],
         "summary": plan.summary(),
         "environments": [_environment_as_dict(e, plan_file=plan_file) for e in plan.environments],
@@ -132,8 +140,10 @@ def plan_document(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
 
 def dumps(plan: Plan, *, plan_file: bool = False) -> str:
     """:func:`plan_document` as stable, indented JSON text ending in a newline."""
-    return json.dumps(plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False,
-                      ensure_ascii=False) + "\n"
+    text = json.dumps(
+        plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False, ensure_ascii=False
+    )
+    return escape_json(text) + "\n"
 
 
 def from_dict(data: Any) -> Plan:
@@ -160,10 +170,19 @@ def from_dict(data: Any) -> Plan:
             counts={str(k): int(v) for k, v in env.get("live", {}).items()},
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             absent=[str(a) for a in absent],
+            scope_fingerprints={
+                str(k): str(v) for k, v in (env.get("scope_fingerprints") or {}).items()
+            },
         )
     for item in data["changes"]:
         change = change_from_dict(item)
         if change.environment not in environments:
             raise ValueError(f"change for unknown environment {change.environment!r}")
         environments[change.environment].changes.append(change)
-    return Plan(str(data["orgno"]), str(data["owner"]), list(environments.values()))
+    options = data.get("options") or {}
+    return Plan(
+        str(data["orgno"]),
+        str(data["owner"]),
+        list(environments.values()),
+        renew_keys=bool(options.get("renew_keys", False)),
+    )

@@ -24,7 +24,7 @@ from selvsync.rules.fields import READ_ONLY, WRITABLE_FIELDS
 # responses (the secret, the server-decided logout flag, the onbehalfof entries, which have
 # their own endpoints).
 SERVER_SET: Final = frozenset(READ_ONLY) | frozenset(
-    {"client_secret", "backchannel_logout_session_required", "onbehalfof"}
+    {"client_id", "client_secret", "backchannel_logout_session_required", "onbehalfof"}
 )
 # Never ignorable: the marker lives in the description; integration_type cannot change.
 NEVER_IGNORED: Final = frozenset({"description", "integration_type"})

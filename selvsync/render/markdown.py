@@ -67,7 +67,9 @@ def _count_cell(action: Action, n: int) -> str:
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    order = render_order()
+    totals = plan.summary()
+    # Scope columns only for plans that change scopes: a clients-only plan reads as before.
+    order = [a for a in render_order() if not ACTIONS[a].scope or totals[str(a)]]
     titles = [ACTIONS[a].title for a in order]
     lines = [
         "| Environment | " + " | ".join(titles) + " | Status |",
@@ -157,7 +159,7 @@ def _diff_lines(change: Change) -> list[str]:
     for fc in change.fields:
         before, after = field_values(fc)
         name = clean(fc.field)
-        if change.action == Action.CREATE:
+        if change.action in (Action.CREATE, Action.SCOPE_CREATE):
             if is_list_change(None, after):
                 lines.append(f"+ {name}:")
                 lines += [f"+   {format_value(v)}" for v in after or []]
@@ -197,6 +199,10 @@ def _details(change: Change) -> str:
                f"<b>{action}</b> <code>{html.escape(clean(change.key))}</code>")
     if change.renamed_from:
         summary += f" renamed from <code>{html.escape(clean(change.renamed_from))}</code>"
+    if change.consumer is not None:
+        who = clean(f"{change.consumer_name} ({change.consumer})" if change.consumer_name
+                    else change.consumer)
+        summary += f" consumer <code>{html.escape(who)}</code>"
     if change.client_id:
         summary += f" client_id <code>{html.escape(clean(change.client_id))}</code>"
     if change.destructive:

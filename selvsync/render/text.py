@@ -85,7 +85,7 @@ def _field_lines(change: Change, fc: FieldChange, p: _Painter) -> list[str]:
     before, after = field_values(fc)
     name = clean(fc.field)
     plus, minus = p("+", "green"), p("-", "red")
-    if change.action == Action.CREATE:
+    if change.action in (Action.CREATE, Action.SCOPE_CREATE):
         # A new client has no "before": show only what will be sent.
         if is_list_change(None, after):
             return [f"{_FIELD_INDENT}{plus} {name}:"] + [
@@ -111,8 +111,10 @@ def _change_lines(change: Change, p: _Painter) -> list[str]:
     action = "manual" if change.manual else str(change.action)
     spec = ACTIONS[change.action]
     tag = p(f"{spec.symbol:<3} {action}", spec.colour)
-    width = max(len(str(a)) for a in ACTIONS)
-    pad = " " * (width - len(action))   # outside the colour: keys line up either way
+    # Client actions set the column (scope actions may run past it; plans without scope
+    # changes read as they always have).
+    width = max(len(str(a)) for a, s in ACTIONS.items() if not s.scope)
+    pad = " " * max(0, width - len(action))   # outside the colour: keys line up either way
     head = f"  {tag}{pad} {client_label(change)}"
     if change.protected:
         head += " [protected]"

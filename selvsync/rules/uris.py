@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit
 
@@ -71,6 +72,37 @@ def registrable_domain(host: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
+def _check_ascii(uri: str, path: Path, report: Report) -> None:
+    """Digdir and RFC 3986 take ASCII only: a look-alike or invisible character (a Cyrillic
+    'а', a zero-width space) would make a URI that differs from the one people read."""
+    for index, char in enumerate(uri):
+        if char.isascii():
+            continue
+        name = unicodedata.name(char, "unnamed character")
+        where = f"U+{ord(char):04X} {name} at position {index + 1}"
+        if unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cn"):
+            report(path, f"contains an invisible character ({where})", "delete it")
+        else:
+            try:
+                host = urlsplit(uri).hostname or ""
+            except ValueError:
+                host = ""
+            hint = (
+                f"write the host as punycode: {_punycode(host)}"
+                if host and not host.isascii()
+                else "percent-encode it (UTF-8), e.g. ø as %C3%B8"
+            )
+            report(path, f"contains a non-ASCII character ({where})", hint)
+        return  # one message per URI is enough to find it
+
+
+def _punycode(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "xn--..."
+
+
 def _parse(uri: object, path: Path, report: Report, *, native_loopback: bool) -> SplitResult | None:
     """Checks common to every URI. Returns the parts, or None when nothing more can be said."""
     if not isinstance(uri, str):
@@ -80,6 +112,7 @@ def _parse(uri: object, path: Path, report: Report, *, native_loopback: bool) ->
         return None
     if _WHITESPACE.search(uri):
         report(path, "contains whitespace", "remove it, or percent-encode a space as %20")
+    _check_ascii(uri, path, report)
     if "*" in uri:
         hint = (
             "use port 0 (e.g. http://127.0.0.1:0/callback) to accept any loopback port "
@@ -164,7 +197,13 @@ def check_redirect_uri(
 
 
 def check_https_uri(uri: object, path: Path, *, report: Report) -> None:
-    """client_uri and logo_uri: shown to people at login, so https with a real host."""
+    """client_uri and logo_uri: shown to people at login, so https with a real host.
+
+    A relative reference (``bilde.gif``, ``/img/logo.png``: no scheme, no host) passes, as it
+    does at Digdir, so that a live client holding one can be imported and adopted unchanged.
+    """
+    if _relative_reference(uri):
+        return
     parts = _parse(uri, path, report, native_loopback=False)
     if parts is None:
         return
@@ -172,6 +211,17 @@ def check_https_uri(uri: object, path: Path, *, report: Report) -> None:
         report(path, "must use https://", "use an https:// address")
     elif not parts.hostname:
         report(path, "has no host", "write the full URI, e.g. https://tjeneste.example.no/")
+
+
+def _relative_reference(uri: object) -> bool:
+    """A relative reference without scheme or host, and nothing else to object to."""
+    if not isinstance(uri, str) or not uri.strip() or _WHITESPACE.search(uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc and not uri.startswith("//")
 
 
 def check_frontchannel_logout_uri(
@@ -199,6 +249,47 @@ def check_frontchannel_logout_uri(
             f"is not on the same domain as any redirect URI ({domain})",
             "serve front-channel logout from the domain of one of the redirect_uris",
         )
+
+
+def check_backchannel_logout_uri(
+    uri: object, path: Path, *, redirect_uris: Sequence[object], production: bool, report: Report
+) -> None:
+    """https (http only for localhost in test), and on the exact host of some redirect URI.
+
+    Stricter than front-channel logout's "same domain": ID-porten posts the logout token
+    server to server, to a host the client already proved it owns. Without redirect URIs the
+    host rule is skipped: the missing redirect URIs are reported on their own.
+    """
+    parts = _parse(uri, path, report, native_loopback=False)
+    if parts is None:
+        return
+    if parts.scheme not in ("http", "https"):
+        report(path, "must use https://", "use the https:// address of your logout endpoint")
+        return
+    _check_web_parts(parts, path, report, production=production, loopback_ok=False)
+    if not parts.hostname or not redirect_uris:
+        return
+    host = parts.hostname.lower()
+    if host not in _redirect_hosts(redirect_uris):
+        report(
+            path,
+            f"host {host} is not the host of any redirect URI",
+            "serve back-channel logout from the host of one of the redirect_uris",
+        )
+
+
+def _redirect_hosts(uris: Sequence[object]) -> set[str]:
+    hosts: set[str] = set()
+    for uri in uris:
+        if not isinstance(uri, str):
+            continue
+        try:
+            host = urlsplit(uri.strip()).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.add(host.lower())
+    return hosts
 
 
 def _redirect_domains(uris: Sequence[object]) -> set[str]:

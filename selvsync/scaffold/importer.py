@@ -36,7 +36,7 @@ from selvsync import rules
 from selvsync.api.client import DigdirClient
 from selvsync.config.keyfiles import PUBLIC_MEMBERS
 from selvsync.errors import ExitCode, SelvsyncError
-from selvsync.files import atomic_write
+from selvsync.files import atomic_write, read_regular
 from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
@@ -548,6 +548,6 @@ def write_files(files: Mapping[Path, str], *, force: bool = False) -> list[Path]
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text("utf-8")
+        return read_regular(path, limit=16 * 1024 * 1024).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None

@@ -4,7 +4,7 @@ Why strict: a Norwegian tool must not turn ``NO`` into ``false``. PyYAML impleme
 where ``no``, ``on``, ``1:20``, ``0755`` and ``2024-01-01`` silently become booleans,
 sexagesimal numbers, octal numbers and dates. We never run PyYAML's constructor (or its
 composer): we build plain values ourselves from the parser's events
-(selvsync/yaml_compose.py), so that
+(selvsync/yaml/events.py), so that
 
 * only ``true``/``false`` (YAML 1.2 spellings), ``null``/``~``/empty and plain decimal integers
   without leading zeros get a type; every other plain scalar stays a string, and so does any
@@ -30,6 +30,7 @@ from yaml.reader import Reader, ReaderError
 from yaml.scanner import Scanner
 
 from selvsync.errors import ConfigError, Diagnostic, Position
+from selvsync.files import read_regular
 from selvsync.yaml.events import MAX_DEPTH, STR_TAG, Refused, compose_document, scalar_value
 from selvsync.yaml.positions import (
     FileOrigins,
@@ -130,10 +131,11 @@ def load_file(path: Path, display: str | None = None) -> Document:
     """Load one YAML file strictly. Raises ConfigError naming ``display:line:col``."""
     shown = display if display is not None else str(path)
     try:
-        raw = path.read_bytes()
+        # A FIFO or a device would block or never end; the size is checked again below.
+        raw = read_regular(path, limit=4 * MAX_BYTES)
     except OSError as exc:
         raise ConfigError(
-            [Diagnostic(Position(shown, 1, 1), "", f"cannot read file: {exc.strerror}")]
+            [Diagnostic(Position(shown, 1, 1), "", f"cannot read file: {exc.strerror or exc}")]
         ) from None
     return load_bytes(raw, shown)
 

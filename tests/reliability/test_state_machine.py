@@ -49,10 +49,10 @@ from selvsync.cli import main
 from selvsync.config.keyfiles import public_jwk_from_key
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode, SelvsyncError
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.live.session import Session
 from selvsync.marker import parse
-from selvsync.plan import planfile
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
 from tests.harness import (
     EXAMPLES,

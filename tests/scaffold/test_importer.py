@@ -575,7 +575,7 @@ def test_incomplete_keys_and_production_are_warned_about() -> None:
 def test_import_round_trips_what_digdir_accepted_but_the_rules_refuse(
     seeded: Seeded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A relative logo_uri (Digdir has accepted one), a legacy lifetime of 0, and a field
+    """An http:// logo_uri (Digdir has accepted one), a legacy lifetime of 0, and a field
     selvsync does not know: the import validates, the next plan only adopts, and the adopt
     keeps what it cannot manage."""
     body = {
@@ -585,8 +585,8 @@ def test_import_round_trips_what_digdir_accepted_but_the_rules_refuse(
         "token_endpoint_auth_method": "private_key_jwt",
         "redirect_uris": ["https://gammel.example.no/cb"],
         "post_logout_redirect_uris": ["https://gammel.example.no/"],
-        "logo_uri": "bilde.gif",
-        "backchannel_logout_uri": "https://gammel.example.no/bc",
+        "logo_uri": "http://gammel.example.no/logo.png",
+        "x_future_setting": {"mode": "strict"},
     }
     (made,) = seeded.add([(body, None)])
     emu = seeded.emulator()
@@ -606,10 +606,11 @@ def test_import_round_trips_what_digdir_accepted_but_the_rules_refuse(
     assert "refresh_token_lifetime is 0 in Digdir; omitted" in err
     text = env_file.read_text()
     assert "# kept as Digdir holds them on every update, not managed by selvsync: " \
-        "backchannel_logout_uri" in text
+        "x_future_setting" in text
     assert "# refresh_token_lifetime: 0 in Digdir" in text
     (entry,) = load_text(text, "test.yaml").data["clients"].values()
-    assert entry["ignore"] == ["logo_uri"] and entry["logo_uri"] == "bilde.gif"
+    assert entry["ignore"] == ["logo_uri"]
+    assert entry["logo_uri"] == "http://gammel.example.no/logo.png"
     assert "refresh_token_lifetime" not in entry
     code, out, err = run(capsys, "validate", "-C", str(seeded.root))
     assert code == 0, out + err
@@ -620,8 +621,8 @@ def test_import_round_trips_what_digdir_accepted_but_the_rules_refuse(
     code, out, err = run(capsys, "apply", "-C", str(seeded.root), "--auto-approve")
     assert code == 0, out + err
     after = seeded.live()[made["client_id"]]
-    assert after["logo_uri"] == "bilde.gif"
-    assert after["backchannel_logout_uri"] == "https://gammel.example.no/bc"
+    assert after["logo_uri"] == "http://gammel.example.no/logo.png"
+    assert after["x_future_setting"] == {"mode": "strict"}
     assert after["refresh_token_lifetime"] == 600  # the adopt set Digdir's default
     code, out, err = run(capsys, "plan", "-C", str(seeded.root), "--detailed-exitcode")
     assert code == 0, out + err
