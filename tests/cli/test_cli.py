@@ -235,10 +235,6 @@ def test_stale_plan_message_golden(
 def test_plan_out_into_a_missing_folder_is_a_usage_error_before_any_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import shutil
-
-    from selvsync.cli import main
-
     project = tmp_path / "q"
     shutil.copytree(Path(__file__).parents[2] / "examples" / "quickstart", project)
     shutil.rmtree(project / ".selvsync", ignore_errors=True)
