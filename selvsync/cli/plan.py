@@ -11,7 +11,7 @@ import click
 
 from selvsync.cli import connecting
 from selvsync.cli.options import color, progress, project_options, renew_keys_option
-from selvsync.errors import ExitCode
+from selvsync.errors import ExitCode, UsageError
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.plan.changes import Plan, PlanOptions
@@ -76,13 +76,18 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Read live state and print what apply would change."""
+    if out is not None and not out.expanduser().parent.is_dir():
+        raise UsageError(
+            f"--out {out}: the folder {out.expanduser().parent} does not exist; create it "
+            "first or choose another path (nothing was read)"
+        )
     with connecting.reader(directory, envs) as session:
         result = plan_project(session, options=plan_options(renew_keys))
     rendered = render_plan(result, fmt, color(sys.stdout))
     click.echo(rendered, nl=False)
     _step_summary(result, rendered if fmt == "markdown" else None)
     if out is not None:
-        planfile.write(result, out)
+        planfile.write(result, out.expanduser())
         progress(f"plan written to {out}")
     if explain_refusals(result, force=False):
         progress("apply would refuse this plan (exit 4); see above")

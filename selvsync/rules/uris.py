@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import SplitResult, urlsplit
 
 Path = tuple[str | int, ...]
@@ -279,21 +279,15 @@ def check_backchannel_logout_uri(
 
 
 def _redirect_hosts(uris: Sequence[object]) -> set[str]:
-    hosts: set[str] = set()
-    for uri in uris:
-        if not isinstance(uri, str):
-            continue
-        try:
-            host = urlsplit(uri.strip()).hostname
-        except ValueError:
-            continue
-        if host:
-            hosts.add(host.lower())
-    return hosts
+    return {host.lower() for host in _hosts(uris)}
 
 
 def _redirect_domains(uris: Sequence[object]) -> set[str]:
-    domains: set[str] = set()
+    return {registrable_domain(host) for host in _hosts(uris)}
+
+
+def _hosts(uris: Sequence[object]) -> Iterator[str]:
+    """The host of each URI that has one (anything malformed is reported elsewhere)."""
     for uri in uris:
         if not isinstance(uri, str):
             continue
@@ -302,5 +296,4 @@ def _redirect_domains(uris: Sequence[object]) -> set[str]:
         except ValueError:
             continue
         if host:
-            domains.add(registrable_domain(host))
-    return domains
+            yield host
