@@ -41,6 +41,9 @@ class SafetyLimits:
 
     max_destroy_percent: int = 30
     min_managed_for_percent: int = 10
+    # An absolute limit beside the share: 30 % of a large organisation is too many. Refusing
+    # to deactivate every managed client of an environment needs no setting: it always holds.
+    max_destroy: int = 3
     # A listing with no clients at all (not even deactivated ones) while the YAML declares
     # some is either a first run or a broken listing; creating everything from a broken one
     # duplicates every client. Refused unless --force (the embedded emulator only warns).

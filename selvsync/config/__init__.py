@@ -26,6 +26,7 @@ from selvsync import rules
 from selvsync.config import keyfiles, schema
 from selvsync.config.environment import parse_environment
 from selvsync.config.resolve import Substituter, merge_with_origins
+from selvsync.config.secretsinks import check_secret_sinks
 from selvsync.errors import ConfigError, Diagnostic, Position
 from selvsync.gcpause import paused_gc
 from selvsync.model import (
@@ -170,6 +171,7 @@ class _ProjectLoader:
         files = self._environment_files(doc, environments, selected)
         for name in selected:
             project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
+            self.errors.extend(check_secret_sinks(project.states[name]))
         if self.errors:
             raise ConfigError(self.errors)
 
