@@ -35,6 +35,16 @@ AUTH_METHODS: dict[str, AuthSpec] = {
 }
 
 
+def auth_for(auth: dict[str, Any], command: str) -> dict[str, Any]:
+    """The auth settings ``command`` uses: ``auth.read_only`` replaces the matching settings
+    for every command but ``apply`` (a read-only admin client for pull-request plans)."""
+    read_only = auth.get("read_only")
+    base = {k: v for k, v in auth.items() if k != "read_only"}
+    if command == "apply" or not isinstance(read_only, dict):
+        return base
+    return base | read_only
+
+
 @dataclass(frozen=True)
 class SafetyLimits:
     """octoDNS-style thresholds for destructive changes (deactivate, replace)."""

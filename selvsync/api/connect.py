@@ -14,7 +14,7 @@ from pathlib import Path
 
 from selvsync.api.auth import StaticTokenProvider, build_token_provider, ca_bundle_from, scopes_for
 from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
-from selvsync.model import EnvironmentSettings, Project
+from selvsync.model import EnvironmentSettings, Project, auth_for
 from selvsync.sensitive.value import Secret
 
 EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
@@ -30,8 +30,9 @@ def default_factory(project: Project, environ: Mapping[str, str] | None = None) 
         if env.is_emulator:
             return _embedded(project, env)
         assert env.auth is not None  # config guarantees auth for real APIs
+        auth = auth_for(env.auth, command)
         provider = build_token_provider(
-            env.auth,
+            auth,
             project_dir=project.root,
             issuer=env.issuer or "",
             token_endpoint=env.token_endpoint or "",
@@ -41,9 +42,9 @@ def default_factory(project: Project, environ: Mapping[str, str] | None = None) 
             env.api,
             prefix=env.prefix,
             token_provider=provider,
-            scopes=scopes_for(env.auth, command),
+            scopes=scopes_for(auth, command),
             concurrency=env.concurrency,
-            ca_bundle=ca_bundle_from(env.auth, project.root),
+            ca_bundle=ca_bundle_from(auth, project.root),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
             merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
         )

@@ -20,6 +20,7 @@ from selvsync.cli.emulator import emulator_command
 from selvsync.cli.importing import import_command
 from selvsync.cli.inspect import show, validate
 from selvsync.cli.keygen import keygen
+from selvsync.cli.listing import list_command, output_command
 from selvsync.cli.merchant import merchant
 from selvsync.cli.options import ROOT_DIRECTORY, set_verbosity, verbosity
 from selvsync.cli.plan import plan
@@ -60,6 +61,8 @@ COMMANDS: dict[str, click.Command] = {
     "plan": plan,
     "apply": apply,
     "rotate-secret": rotate_secret,
+    "list": list_command,
+    "output": output_command,
     "import": import_command,
     "keygen": keygen,
     "merchant": merchant,
