@@ -25,10 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Per platform, the tags pip on it accepts, best first (this pip does not expand them itself).
-PLATFORMS = tuple(
-    [f"manylinux_2_{v}_{arch}" for v in (39, 35, 34, 28, 17)] + [f"manylinux2014_{arch}"]
-    for arch in ("x86_64", "aarch64")
-) + (["macosx_14_0_arm64", "macosx_11_0_arm64", "macosx_10_9_universal2"],)
+PLATFORMS = (
+    *([f"manylinux_2_{v}_{arch}" for v in (39, 35, 34, 28, 17)] + [f"manylinux2014_{arch}"]
+      for arch in ("x86_64", "aarch64")),
+    ["macosx_14_0_arm64", "macosx_11_0_arm64", "macosx_10_9_universal2"],
+)
 PYTHONS = ("3.11", "3.12", "3.13")
 BUILD = ("setuptools",)  # for `pip install --no-deps --no-build-isolation .`
 

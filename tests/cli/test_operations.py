@@ -191,7 +191,7 @@ def test_reviewed_plan_applies_after_unrelated_merge_and_refuses_after_related_o
     # PR 1 merges on top: main moved, but the changes for test are the ones reviewed.
     merged = base | {"a": pr1["a"], "b": idporten("B", client_name="B renamed")}
     proj.write(merged)
-    code, out, err = run("apply", "-C", str(proj.root), "--reviewed", str(reviewed),
+    code, _, err = run("apply", "-C", str(proj.root), "--reviewed", str(reviewed),
                          "--auto-approve")
     assert code == 0, err
     assert "changes match the reviewed plan" in err
