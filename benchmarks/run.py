@@ -22,7 +22,9 @@ if __package__ in (None, ""):
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
 from benchmarks.plan_bench import plan_scenarios
+from benchmarks.rate_bench import rate_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
+from benchmarks.scopes_bench import scope_scenario
 from benchmarks.workload import AdminKey, admin_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -34,6 +36,8 @@ SCENARIOS: dict[str, Scenario] = {
     "B3": apply_scenarios,
     "B4": rate_limit_scenario,
     "B6": token_scenario,
+    "B7": rate_scenarios,
+    "B8": scope_scenario,  # scopes x consumers: apply from nothing, then plan
 }
 
 
@@ -91,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs and latencies (< 60 s)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: C0,B1,B3,B4,B6 (B1 also runs B2 and B5)"
+        "--only", default="", help="comma-separated: C0,B1,B3,B4,B6,B7 (B1 also runs B2 and B5)"
     )
     parser.add_argument(
         "--profile",

@@ -46,7 +46,11 @@ class Config:
     apply_ks: tuple[int, ...] = (1, 10, 100)
     rate_limited: tuple[int, int, int, int] = (40, 10, 10, 10)  # B4: N, creates, updates, removals
     token_clients: int = 100  # B6: clients per environment
+    b7_creates: int = 100  # B7: creates applied at apply_latency_ms
+    b7_rates: tuple[int, ...] = (0, 5, 20)  # B7: rate limits in req/s (0: none)
     memory_max_n: int = 5000  # tracemalloc slows Python ~3x: --quick skips the big N
+    scopes: tuple[int, int] = (500, 50)  # B8: scopes x consumers per scope
+    scope_latency_ms: int = 20  # B8: one round trip for the plan at latency
     # Profile a missed target (cProfile) and put the top entries in the results.
     profile: bool = True
 

@@ -217,7 +217,7 @@ class Workload:
         admin: AdminKey,
         *,
         keyed: int = KEYED_CLIENTS,
-        concurrency: int = 4,
+        concurrency: int | None = 4,
         environment: Mapping[str, Any] | None = None,
     ) -> None:
         self.n = n
@@ -242,7 +242,11 @@ class Workload:
             else:
                 self.declared[key] = login_client(i)
         env: dict[str, Any] = {"api": "emulator", "merchant_api": False}
-        env["concurrency"] = concurrency
+        # The client benchmarks measure clients: the consumer-side scope check (two more
+        # listings, see docs/scopes.md) is measured by the scope benchmark (B8).
+        env["scopes"] = {"consumer_check": "off"}
+        if concurrency is not None:  # None: the environment's default
+            env["concurrency"] = concurrency
         env.update(environment or {})
         (self.root / "selvsync.yaml").write_text(project_yaml({ENV: env}))
         self.write(self.declared)

@@ -54,7 +54,7 @@ class Marker:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 16)  # above the largest listing planned for (N = 20 000)
 def parse(description: str | None) -> tuple[str, Marker | None]:
     """Split a description into the human text and our marker (None if there is none).
 

@@ -16,6 +16,8 @@ SELVSYNC_CLIENT_SETTINGS = frozenset(
 )
 
 EMULATOR = "emulator"
+# Requests in flight per environment at most; selvsync.api.pace adapts the window below it.
+DEFAULT_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,13 @@ class AuthSpec:
 
     requires: tuple[str, ...]  # settings it cannot do without (whatever else it reads)
     grant: bool  # a Maskinporten grant: needs the environment's issuer and token endpoint
+
+
+# Least privilege (docs/security.md): every read-only command asks for exactly the read scope;
+# only apply and rotate-secret ask for more, and YAML may narrow that but never widen it.
+READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
+WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
+WRITE_SCOPES_ALLOWED: frozenset[str] = frozenset({*WRITE_SCOPES, "idporten:dcr.modify"})
 
 
 # The ``auth.method`` values. A new method: one row here, its builder in api/auth/__init__.py's
@@ -61,6 +70,22 @@ class SafetyLimits:
 
 
 @dataclass(frozen=True)
+class ScopeSettings:
+    """An environment's `scopes:` settings: what this project owns as an API provider.
+
+    ``owned`` holds prefixes (``skatt``: every ``skatt:...`` scope) and subscope patterns
+    (``skatt:demo/*``, shell-style). Scopes there that are not declared are orphaned and
+    planned for deactivation; scopes elsewhere are never touched.
+    """
+
+    owned: tuple[str, ...] = ()
+    max_revocations: int = 5  # more revocations in one plan are refused unless --force
+    # warn | refuse | off: clients' scopes without access. Off unless the environment has a
+    # `scopes:` block: the check needs idporten:scopes.read, beyond the plan's dcr.read.
+    consumer_check: str = "off"
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings:
     name: str
     api: str
@@ -73,11 +98,12 @@ class EnvironmentSettings:
     safety: SafetyLimits = SafetyLimits()
     secrets: dict[str, Any] | None = None
     merchant_api: bool = False
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY  # the most in flight; the pace adapts below it
     emulator_db: Path | None = None
     key_expiry_warning_days: int = 30
     key_propagation_minutes: int = 10
     secret_max_age_days: int = 330
+    scopes: ScopeSettings = ScopeSettings()
 
     @property
     def is_emulator(self) -> bool:
@@ -140,11 +166,35 @@ class DesiredClient:
 
 
 @dataclass
+class DesiredScope:
+    """One Maskinporten scope this organisation provides, as declared for one environment."""
+
+    name: str  # prefix:subscope
+    fields: dict[str, Any]  # Digdir's fields as written (description, visibility, ...)
+    consumers: dict[str, str | None] = field(default_factory=dict)  # orgno -> name, if known
+    protect: bool = False
+    regrant_denied: tuple[str, ...] = ()  # consumers once DENIED that may be granted again
+    origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
+
+    @property
+    def prefix(self) -> str:
+        return self.name.partition(":")[0]
+
+    @property
+    def subscope(self) -> str:
+        return self.name.partition(":")[2]
+
+    def locate(self, path: PathKey = ()) -> Position | None:
+        return locator(self.origins)(path)
+
+
+@dataclass
 class DesiredState:
     """Everything declared for one environment."""
 
     environment: EnvironmentSettings
     clients: dict[str, DesiredClient] = field(default_factory=dict)
+    scopes: dict[str, DesiredScope] = field(default_factory=dict)
     merchant: Merchant = Merchant()
     files: list[str] = field(default_factory=list)
 

@@ -29,21 +29,21 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "gcpause": 0,
     "emulator": 0,  # self-contained: imports nothing else from selvsync
-    "files": 1,
-    "marker": 1,
-    "sensitive": 1,
-    "yaml": 1,
-    "model": 2,
-    "rules": 2,
-    "config": 3,
-    "plan": 3,  # pure: desired + live in, plan out; no I/O, nothing from api/
-    "api": 3,  # Digdir over HTTP; knows nothing of plans or configuration files
-    "render": 4,  # presentation; nothing from api/, live/ or apply/
-    "live": 4,  # one run's reads
-    "apply": 5,  # every write to Digdir
-    "scaffold": 5,  # import and keygen
-    "cli": 6,
-    "__main__": 7,
+    "files": 1,  # safe reads and atomic writes
+    "marker": 2,
+    "sensitive": 2,
+    "yaml": 2,
+    "model": 3,
+    "rules": 3,
+    "config": 4,
+    "plan": 4,  # pure: desired + live in, plan out; no I/O, nothing from api/
+    "api": 4,  # Digdir over HTTP; knows nothing of plans or configuration files
+    "render": 5,  # presentation; nothing from api/, live/ or apply/
+    "live": 5,  # one run's reads
+    "apply": 6,  # every write to Digdir
+    "scaffold": 6,  # import and keygen
+    "cli": 7,
+    "__main__": 8,
 }
 
 # DigdirClient's methods that change something at Digdir.
@@ -56,6 +56,12 @@ WRITE_METHODS = frozenset(
         "put_jwks",
         "delete_jwks",
         "put_merchant",
+        # selvsync.api.scopes.ScopesApi
+        "create_scope",
+        "update_scope",
+        "deactivate_scope",
+        "grant",
+        "revoke",
     }
 )
 
@@ -208,5 +214,27 @@ def test_the_layer_check_finds_an_upward_edge(tmp_path: Path) -> None:
     bad.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import selvsync.api\n")
     problems = layer_violations({"selvsync.plan.bad": bad})
     assert problems == [
-        "selvsync.plan.bad:3 imports selvsync.api: plan (layer 3) may not import api (layer 3)"
+        "selvsync.plan.bad:3 imports selvsync.api: plan (layer 4) may not import api (layer 4)"
     ]
+
+
+def test_plan_does_no_io() -> None:
+    """plan/ is pure: desired state and a live snapshot in, a plan out (files: live/, cli/)."""
+    io_modules = {"selvsync.files", "httpx", "subprocess", "socket", "sqlite3", "urllib.request"}
+    io_calls = {"open", "read_text", "write_text", "read_bytes", "write_bytes", "unlink"}
+    modules = _modules()
+    offenders = []
+    for module, path in modules.items():
+        if _package(module) != "plan":
+            continue
+        offenders += [
+            f"{module}:{line} imports {target}"
+            for target, line in _imports(path, modules)
+            if target in io_modules
+        ]
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name in io_calls:
+                    offenders.append(f"{module}:{node.lineno} calls {name}()")
+    assert offenders == []

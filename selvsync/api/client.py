@@ -27,6 +27,7 @@ import httpx
 from selvsync.api.auth.base import TokenProvider
 from selvsync.api.errors import InvalidResponseError, UnsupportedOperationError
 from selvsync.api.http import new_http_client
+from selvsync.api.pace import Pace
 from selvsync.api.retry import RetryPolicy
 from selvsync.api.sender import Sender, WriteContext
 from selvsync.sensitive.value import Secret
@@ -117,6 +118,7 @@ class DigdirClient:
             clock=clock,
             rng=rng or random.Random(),
             logger=self._log,
+            pace=Pace(concurrency, clock=clock, sleep=sleep),
         )
 
     # -- lifecycle -----------------------------------------------------------------
@@ -136,9 +138,29 @@ class DigdirClient:
         self._http.close()
 
     @property
+    def pace(self) -> Pace:
+        """The environment's shared pace: every request of this client waits for it."""
+        return self._sender.pace
+
+    @property
     def request_count(self) -> int:
         """HTTP attempts made so far (retries and token refresh retries included)."""
         return self._sender.request_count
+
+    def sender_for(self, scopes: Sequence[str]) -> Sender:
+        """A sender on this client's connections and credentials that asks for ``scopes``
+        instead (e.g. the scope administration of selvsync.api.scopes)."""
+        base = self._sender
+        return Sender(
+            self._http,
+            base.tokens,
+            tuple(scopes),
+            policy=base.policy,
+            sleep=base._sleep,
+            clock=base._clock,
+            rng=base._rng,
+            logger=self._log,
+        )
 
     @property
     def has_merchant_api(self) -> bool:
@@ -336,6 +358,9 @@ class DigdirClient:
 
     def _expect_jwks(self, method: str, path: str, data: Any) -> Json:
         jwks = self._expect_dict(method, path, data)
+        if jwks.get("keys") is None:
+            # A keyless client's set has been answered as {} as well as {"keys": []}.
+            jwks = {**jwks, "keys": []}
         keys = jwks.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
             raise InvalidResponseError(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -61,7 +62,13 @@ class FieldError:
 
 @dataclass(frozen=True)
 class ErrorBody:
-    """What could be understood of an error response body. All text is redacted."""
+    """What could be understood of an error response body. All text is redacted, and
+    control characters in it are escaped (the body is untrusted text bound for a terminal).
+
+    ``error`` is an OAuth-style code (``invalid_client_metadata``) and nothing else: when a
+    server puts its joined messages in ``error`` (as Digdir's 2025 bodies did), they are
+    kept in ``error_text`` and shown once, never twice.
+    """
 
     errors: tuple[FieldError, ...] = ()
     error: str | None = None
@@ -69,22 +76,77 @@ class ErrorBody:
     correlation_id: str | None = None
     text: str | None = None  # an excerpt of a body that was not Digdir's JSON shape
     extra: dict[str, Any] = field(default_factory=dict)
+    error_text: str | None = None  # ``error`` when it held messages rather than a code
 
     def summary(self) -> str:
         parts = [str(e) for e in self.errors]
-        if self.error_description and self.error_description not in parts:
-            parts.append(self.error_description)
+        for candidate in (self.error_description, self.error_text):
+            if candidate and not _repeats(candidate, parts):
+                parts.append(candidate)
         if not parts and self.text:
             parts.append(self.text)
         return "; ".join(parts)
 
 
+# An OAuth error code: one token of letters, digits, '_', '.', '-' (RFC 6749 section 5.2 allows
+# a little more, but no server sends spaces in a code).
+_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+# Where a non-JSON (or cut-off JSON) body still names its correlation id.
+_CORRELATION = re.compile(
+    r'"?correlation[_-]?id"?\s*[:=]\s*"?([A-Za-z0-9._-]{1,100})', re.IGNORECASE
+)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.replace(";", " ").split()).casefold()
+
+
+def _repeats(candidate: str, parts: list[str]) -> bool:
+    """Whether ``candidate`` says nothing the ``parts`` do not already say: equal to one
+    of them, or to all of them joined, or made only of messages already shown."""
+    if not parts:
+        return False
+    said = _squash(" ".join(parts))
+    wanted = _squash(candidate)
+    if wanted in said:
+        return True
+    pieces = [_squash(p) for p in candidate.split(";") if p.strip()]
+    return bool(pieces) and all(p in said for p in pieces)
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control and format characters (ANSI escapes, bidi overrides, line
+    breaks) written as visible escapes, so live text cannot steer a terminal or a log."""
+    out: list[str] = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _clean(text: str) -> str:
+    return escape_controls(redact(text)).strip()
+
+
 def _str_or_none(value: object) -> str | None:
-    return redact(str(value)) if isinstance(value, str | int) and str(value) else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return _clean(str(value)) or None
 
 
 def parse_error_body(content: bytes, content_type: str = "") -> ErrorBody:
-    """Parse an error body defensively: Digdir's JSON, OAuth's JSON, or plain text."""
+    """Parse an error body defensively, whatever its shape.
+
+    Understood: Digdir's JSON (``errors[].errorMessage``/``fieldIdentifier``,
+    ``error_description``, ``correlation_id``), with ``error`` as a code or as the joined
+    messages; OAuth's JSON (``error``, ``error_description``); Spring's (``message``);
+    plain text and HTML (an excerpt); truncated JSON (an excerpt, and the correlation id if
+    it survived the cut). Every string is redacted and has its control characters escaped.
+    """
     text = content.decode("utf-8", errors="replace").strip()
     if not text:
         return ErrorBody()
@@ -93,11 +155,15 @@ def parse_error_body(content: bytes, content_type: str = "") -> ErrorBody:
     except ValueError:
         data = None
     if not isinstance(data, dict):
+        found = _CORRELATION.search(text)
         if "html" in content_type.lower() or text.lstrip().startswith("<"):
             # Proxies answer with HTML pages; their tags say nothing useful.
             text = re.sub(r"<[^>]*>", " ", text)
-        excerpt = " ".join(text.split())[:_TEXT_EXCERPT]
-        return ErrorBody(text=redact(excerpt) or None)
+        excerpt = " ".join(redact(text).split())[:_TEXT_EXCERPT]
+        return ErrorBody(
+            text=escape_controls(excerpt) or None,
+            correlation_id=_clean(found.group(1)) if found else None,
+        )
     errors: list[FieldError] = []
     raw_errors = data.get("errors")
     if isinstance(raw_errors, list):
@@ -107,16 +173,21 @@ def parse_error_body(content: bytes, content_type: str = "") -> ErrorBody:
                 if message:
                     errors.append(FieldError(message, _str_or_none(item.get("fieldIdentifier"))))
             elif isinstance(item, str) and item:
-                errors.append(FieldError(redact(item)))
+                errors.append(FieldError(_clean(item)))
     description = _str_or_none(data.get("error_description"))
     if not errors and not description:
         # Spring's default error shape, and anything else with a human sentence in it.
         description = _str_or_none(data.get("message") or data.get("detail"))
+    raw_error = _str_or_none(data.get("error"))
+    code, error_text = (
+        (raw_error, None) if raw_error is None or _CODE.fullmatch(raw_error) else (None, raw_error)
+    )
     return ErrorBody(
         errors=tuple(errors),
-        error=_str_or_none(data.get("error")),
+        error=code,
         error_description=description,
         correlation_id=_str_or_none(data.get("correlation_id") or data.get("correlationId")),
+        error_text=error_text,
     )
 
 

@@ -13,6 +13,8 @@ Retry-After cap are :func:`selvsync.api.retry.run_attempts`'s.
   :class:`~selvsync.api.errors.AmbiguousWriteError`.
 * A 401 gets exactly one fresh token and is resent at once, within the same attempt
   (a 401 means nothing was done).
+* Every request waits for the environment's :class:`~selvsync.api.pace.Pace` first: a 429
+  (or a 503 with ``Retry-After``) holds every worker, and the window and rate adapt.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -40,12 +43,14 @@ from selvsync.api.errors import (
     parse_error_body,
     status_error,
 )
+from selvsync.api.pace import Pace, Ticket
 from selvsync.api.retry import (
     NOT_PROCESSED_STATUSES,
     RETRYABLE_STATUSES,
     Failed,
     RetryBudget,
     RetryPolicy,
+    parse_retry_after,
     request_not_sent,
     run_attempts,
 )
@@ -77,6 +82,7 @@ class _Call:
     gone_ok: bool
     refreshed: bool = False  # the one fresh token after a 401 is used up
     possibly_sent: bool = False  # an earlier attempt may have reached the server
+    waited_until: float = -math.inf  # the end of a pause this call's own refusal started
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ class Sender:
         clock: Callable[[], float],
         rng: random.Random,
         logger: logging.Logger,
+        pace: Pace | None = None,
     ) -> None:
         self.http = http
         self.tokens = tokens
@@ -128,6 +135,7 @@ class Sender:
         self._clock = clock
         self._rng = rng
         self._log = logger
+        self.pace = pace or Pace(1_000_000, initial=1_000_000, clock=clock, sleep=sleep)
         self._count_lock = threading.Lock()
         self._count = 0
 
@@ -225,6 +233,7 @@ class Sender:
         headers = {"Authorization": f"Bearer {token}"}
         if call.content is not None:
             headers["Content-Type"] = "application/json"
+        ticket = self.pace.admit(call.waited_until)
         started = time.monotonic()
         self._bump()
         try:
@@ -232,18 +241,40 @@ class Sender:
                 call.method, call.path, params=call.params, content=call.content, headers=headers
             )
         except httpx.TransportError as exc:
+            self.pace.done(ticket, success=False)
             elapsed = time.monotonic() - started
             self._log.debug(
                 "%s %s -> %s after %.0f ms (attempt %d)",
                 call.method, call.shown, redact(_cause(exc)), elapsed * 1000, attempt,
             )
             return _Sent(token, exc, elapsed)
+        except BaseException:
+            self.pace.done(ticket, success=False)  # interrupted: free the slot
+            raise
         elapsed = time.monotonic() - started
+        self._pace_answer(call, ticket, response)
         self._log.debug(
             "%s %s -> %d in %.0f ms (attempt %d)",
             call.method, call.shown, response.status_code, elapsed * 1000, attempt,
         )
         return _Sent(token, response, elapsed)
+
+    def _pace_answer(self, call: _Call, ticket: Ticket, response: httpx.Response) -> None:
+        """Tell the pace how the server took it: a refusal to slow down holds everyone."""
+        status = response.status_code
+        retry_after = response.headers.get("Retry-After")
+        if status == 429 or (status == 503 and retry_after is not None):
+            asked = parse_retry_after(retry_after, self._clock())
+            pause = self.policy.base_delay if asked is None else asked
+            if pause > self.policy.retry_after_cap:
+                pause = 0.0  # this call gives up at once (run_attempts): so need the others
+            call.waited_until = self.pace.throttled(ticket, pause)
+            self._log.info(
+                "%s %s: %d: every worker holds %.1f s; window now %.0f",
+                call.method, call.shown, status, pause, self.pace.window,
+            )
+        else:
+            self.pace.done(ticket, success=200 <= status < 300)
 
     def _classify_transport_error(
         self, call: _Call, attempt: int, exc: httpx.TransportError, elapsed: float

@@ -16,6 +16,7 @@ from typing import Any
 
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import AmbiguousWriteError, ApiError
+from selvsync.apply.scopes import SCOPE_ACTIONS, ScopeWriter
 from selvsync.apply.secret_marks import is_pending, with_pending
 from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
 from selvsync.errors import SelvsyncError, UnsafePlanError
@@ -100,6 +101,7 @@ class _Runner:
         self.concurrency = session.project.environments[env].concurrency
         # Shared by every environment's runner: Ctrl-C stops the whole apply, not one phase.
         self.interrupt = interrupt or threading.Event()
+        self.scopes = ScopeWriter(self.client)  # scope changes (selvsync.apply.scopes)
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
@@ -168,6 +170,9 @@ class _Runner:
 
     def _do(self, change: Change) -> str | None:
         action = change.action
+        if action in SCOPE_ACTIONS:
+            self.scopes.do(self.env, change)
+            return None
         if action == Action.CREATE:
             return self._create(change)
         if action in (Action.UPDATE, Action.ADOPT):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from selvsync.errors import SelvsyncError
-from selvsync.files import PRIVATE_MODE, FileWriteError, atomic_write
+from selvsync.files import PRIVATE_MODE, FileWriteError, atomic_write, read_regular
 from selvsync.sensitive.value import Secret
 
 
@@ -61,8 +61,8 @@ class FileSink:
         if not self.path.exists():
             return {}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(read_regular(self.path, limit=16 * 1024 * 1024).decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise SecretSinkError(
                 f"secret file {self.path} is unreadable or not JSON "
                 f"({type(exc).__name__}); fix or move it"

@@ -15,15 +15,8 @@ from collections.abc import Callable, Sequence
 import click
 
 from selvsync import __version__
-from selvsync.cli.apply import apply, rotate_secret
-from selvsync.cli.emulator import emulator_command
-from selvsync.cli.importing import import_command
-from selvsync.cli.inspect import show, validate
-from selvsync.cli.keygen import keygen
-from selvsync.cli.listing import list_command, output_command
-from selvsync.cli.merchant import merchant
+from selvsync.cli.lazy import LazyCommands
 from selvsync.cli.options import ROOT_DIRECTORY, set_verbosity, verbosity
-from selvsync.cli.plan import plan
 from selvsync.errors import ConfigError, ExitCode, SelvsyncError
 
 
@@ -55,20 +48,10 @@ def cli(verbose: int) -> None:
     set_verbosity(verbose)
 
 
-COMMANDS: dict[str, click.Command] = {
-    "validate": validate,
-    "show": show,
-    "plan": plan,
-    "apply": apply,
-    "rotate-secret": rotate_secret,
-    "list": list_command,
-    "output": output_command,
-    "import": import_command,
-    "keygen": keygen,
-    "merchant": merchant,
-    "emulator": emulator_command,
-}
 def _add_verbose(command: click.Command) -> None:
+    """-v after the command too: each command gets its own -v that adds to the group's."""
+    if any(p.name == "verbose" for p in command.params):
+        return
     command.params.append(
         click.Option(
             ["-v", "--verbose"],
@@ -83,9 +66,30 @@ def _add_verbose(command: click.Command) -> None:
             _add_verbose(sub)
 
 
-for _name, _command in COMMANDS.items():
-    _add_verbose(_command)
-    cli.add_command(_command, _name)
+class _Commands(LazyCommands):
+    """The lazy command table, each command given -v when it is first loaded."""
+
+    def _load(self, name: str) -> None:
+        super()._load(name)
+        if dict.__contains__(self, name):
+            _add_verbose(dict.__getitem__(self, name))
+
+
+# Each command's module is imported when the command runs (or help lists it): see cli/lazy.py.
+COMMANDS: dict[str, str] = {
+    "validate": "selvsync.cli.inspect:validate",
+    "show": "selvsync.cli.inspect:show",
+    "plan": "selvsync.cli.plan:plan",
+    "apply": "selvsync.cli.apply:apply",
+    "rotate-secret": "selvsync.cli.apply:rotate_secret",
+    "list": "selvsync.cli.listing:list_command",
+    "output": "selvsync.cli.listing:output_command",
+    "import": "selvsync.cli.importing:import_command",
+    "keygen": "selvsync.cli.keygen:keygen",
+    "merchant": "selvsync.cli.merchant:merchant",
+    "emulator": "selvsync.cli.emulator:emulator_command",
+}
+cli.commands = _Commands(COMMANDS)
 
 
 def _sigterm(signum: int, frame: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -23,8 +24,8 @@ from selvsync.cli.options import (
 from selvsync.cli.plan import explain_refusals, overrides_from, plan_options, use_overrides
 from selvsync.cli.progress import ApplyProgress
 from selvsync.errors import ExitCode, UnsafePlanError
+from selvsync.live import planfile
 from selvsync.live.planning import load_fresh_plan, plan_project
-from selvsync.plan import planfile
 from selvsync.plan.changes import Plan
 from selvsync.plan.document import changes_digest
 from selvsync.plan.results import ApplyReport
@@ -96,7 +97,7 @@ def apply(
     )
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
-            result = load_fresh_plan(session, planfile_path)
+            result = load_fresh_plan(session, planfile_path, time.time())
         else:
             result = plan_project(session, options=plan_options(renew_keys))
         use_overrides(result, overrides)

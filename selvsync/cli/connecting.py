@@ -3,17 +3,28 @@ time so that tests (and only tests) can point every command at an emulator in on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
-from selvsync.api.connect import default_factory
+from selvsync.api import connect
+from selvsync.api.connect import ClientFactory
 from selvsync.apply.lock import apply_lock
 from selvsync.cli.options import progress
+from selvsync.config.trust import untrusted_reason
 from selvsync.live.session import Session, load_and_connect
 from selvsync.model import Project
 
 __all__ = ["apply_lock", "default_factory", "reader", "writer"]
+
+
+def default_factory(project: Project, environ: Mapping[str, str] | None = None) -> ClientFactory:
+    """The real factory, with the trusted-host rule for token endpoints found by discovery."""
+    env = dict(os.environ if environ is None else environ)
+    return connect.default_factory(
+        project, env, untrusted=lambda url: untrusted_reason(url, env)
+    )
 
 
 def _lock(project: Project) -> AbstractContextManager[None]:

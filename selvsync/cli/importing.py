@@ -22,6 +22,7 @@ from selvsync.cli.options import directory_option, one_environment_option
 from selvsync.errors import ExitCode
 from selvsync.live.session import Session
 from selvsync.model import Project
+from selvsync.scaffold.import_scopes import import_scopes, render_scopes_yaml
 from selvsync.scaffold.importer import (
     ImportResult,
     OutputExistsError,
@@ -97,17 +98,27 @@ def _load(directory: Path, env: str) -> tuple[Project, str | None]:
     is_flag=True,
     help="Also import clients another owner or tool (digdirator) manages.",
 )
+@click.option(
+    "--scopes",
+    "scopes",
+    is_flag=True,
+    help="Import the organisation's Maskinporten scopes and their consumers instead of clients.",
+)
 def import_command(
-    directory: Path, env: str, out: Path | None, force: bool, include_foreign: bool
+    directory: Path, env: str, out: Path | None, force: bool, include_foreign: bool,
+    scopes: bool = False,
 ) -> int:
     """Write the live clients selvsync does not manage yet as environment YAML.
 
     Every unmarked active client is written with its client_id, so the next plan shows one
-    `adopt` per client that only writes selvsync's marker into the description.
+    `adopt` per client that only writes selvsync's marker into the description. With
+    --scopes: the scopes the organisation owns and their approved consumers instead.
     """
     project, note = _load(directory, env)
     if note is not None:
         click.echo(note, err=True)
+    if scopes:
+        return _import_scopes(project, directory, env, out, force)
     with Session(project, connecting.default_factory(project), command="plan") as session:
         result = import_environment(
             session.client(env),
@@ -143,4 +154,33 @@ def import_command(
             "adopt per client; `selvsync apply` then writes only selvsync's marker",
             err=True,
         )
+    return ExitCode.OK
+
+
+def _import_scopes(project: Project, directory: Path, env: str, out: Path | None,
+                   force: bool) -> int:
+    with Session(project, connecting.default_factory(project), command="plan") as session:
+        result = import_scopes(session.client(env), project.states[env])
+    command = shlex.join(["selvsync", "import", "--scopes", "--env", env])
+    text = render_scopes_yaml(result, command)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_output({out: text}, force=force)
+        click.echo(f"wrote {out}", err=True)
+    for name in result.skipped:
+        click.echo(f"{env}: skipped scope {name}: already declared", err=True)
+    for name in result.not_owned:
+        click.echo(f"{env}: skipped scope {name}: outside the owned prefixes", err=True)
+    for line in result.pending:
+        click.echo(f"{env}: not imported (declaring it would grant it): {line}", err=True)
+    owned = project.environments[env].scopes.owned
+    missing = [p for p in result.prefixes if not any(o.partition(":")[0] == p for o in owned)]
+    if missing:
+        click.echo(
+            f"{env}: add `scopes: {{prefixes: [{', '.join(missing)}]}}` to environment "
+            f"'{env}' in selvsync.yaml, so that selvsync owns these scopes",
+            err=True,
+        )
+    click.echo(f"{env}: imported {len(result.scopes)} scope(s)", err=True)
     return ExitCode.OK

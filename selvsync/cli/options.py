@@ -55,7 +55,8 @@ def project_options(func: FC) -> FC:
 renew_keys_option = click.option(
     "--renew-keys",
     is_flag=True,
-    help="Re-register key sets with keys that expire within the warning window.",
+    help="Explain, for each key expiring within the warning window, how to renew it (a new "
+    "key: re-posting a key set does not renew keys at Digdir). Writes nothing extra.",
 )
 
 

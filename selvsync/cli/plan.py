@@ -18,8 +18,8 @@ from selvsync.cli.options import (
     renew_keys_option,
 )
 from selvsync.errors import ExitCode
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
-from selvsync.plan import planfile
 from selvsync.plan.changes import Plan, PlanOptions
 from selvsync.plan.document import changes_digest
 from selvsync.plan.safety import Overrides, apply_overrides, unused_allow_deactivate

@@ -24,6 +24,7 @@ from typing import Any
 
 from selvsync import rules
 from selvsync.config import keyfiles, schema
+from selvsync.config import scopes as scopeconf
 from selvsync.config.environment import parse_environment
 from selvsync.config.resolve import Substituter, merge_with_origins
 from selvsync.config.secretsinks import check_secret_sinks
@@ -99,6 +100,7 @@ class _ProjectLoader:
         self.errors: list[Diagnostic] = []
         # Where the schema already complained: the rules would only say it again.
         self.schema_spots: set[tuple[Position | None, str]] = set()
+        self.loaded: dict[Path, Document] = {}  # every file read, for the scope declarations
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -113,8 +115,11 @@ class _ProjectLoader:
         self.schema_spots.update((d.position, d.field) for d in found)
         if doc.data is None:
             doc.data = {}
-        if not isinstance(doc.data, dict):
+        if found or not isinstance(doc.data, dict):
+            # No code touches a value of a file the schema rejected: a wrong shape (a list
+            # where a mapping belongs) is reported once, at its position, never a traceback.
             return None
+        self.loaded[path] = doc
         return doc
 
     def _fail(self, pos: Position | None, field: str, message: str, hint: str = "") -> None:
@@ -169,6 +174,10 @@ class _ProjectLoader:
         shared = self._shared()
         selected = [n for n in environments if not only or n in only]
         files = self._environment_files(doc, environments, selected)
+        # Scopes (API providers): consumer groups and shared scope definitions, read once.
+        shared_doc = self.loaded.get(self.root / SHARED_FILE)
+        self.scope_groups = scopeconf.consumer_groups([doc, shared_doc], self.root, self.errors)
+        self.shared_scopes = scopeconf.shared_scopes(shared_doc, self.errors)
         for name in selected:
             project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
             self.errors.extend(check_secret_sinks(project.states[name]))
@@ -264,6 +273,14 @@ class _ProjectLoader:
         if env.production:
             self._check_production_merchant(state)
         self._check_global_kids(state)
+        scopeconf.load_environment_scopes(
+            state,
+            [self.loaded[p] for p in paths if p in self.loaded],
+            self.shared_scopes,
+            self.scope_groups,
+            subst,
+            self.errors,
+        )
         return state
 
     def _sources(self, paths: list[Path]) -> tuple[_Source | None, dict[str, _Source]]:
@@ -442,7 +459,8 @@ class _ProjectLoader:
                 self._fail(
                     locate(path_key),
                     dotted(("clients", client.key, *path_key)),
-                    f"key file '{entry}' does not exist",
+                    f"key file '{entry}' "
+                    + ("is not a regular file" if path.exists() else "does not exist"),
                     "create it with `selvsync keygen` or fix the path",
                 )
                 continue

@@ -6,9 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selvsync.config.scopes import scope_settings
 from selvsync.config.trust import DIGDIR, digdir_for_api, trust_hint, untrusted_reason
 from selvsync.errors import Diagnostic, Position
-from selvsync.model import AUTH_METHODS, EMULATOR, EnvironmentSettings, SafetyLimits
+from selvsync.model import (
+    AUTH_METHODS,
+    EMULATOR,
+    READ_SCOPES,
+    WRITE_SCOPES_ALLOWED,
+    EnvironmentSettings,
+    SafetyLimits,
+)
 from selvsync.yaml import Document, PathKey, dotted
 
 
@@ -33,12 +41,13 @@ def parse_environment(
                 "an environment on a real API needs `auth:`",
                 "see docs/authentication.md",
             )
-        elif _is_grant(auth) and not (issuer and token_endpoint):
+        elif _is_grant(auth) and not issuer:
             fail(
                 doc.locate_key(here),
                 dotted(here),
-                "`issuer` and `token_endpoint` are needed for this API",
-                "set the Maskinporten issuer and token endpoint for this environment",
+                "`issuer` is needed for this API",
+                "set the Maskinporten issuer for this environment; token_endpoint is found in "
+                "its metadata when omitted",
             )
         if auth is not None:
             _check_auth(auth, (*here, "auth"), doc, errors)
@@ -75,6 +84,7 @@ def parse_environment(
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,
+        scopes=scope_settings(raw.get("scopes"), (*here, "scopes"), doc, errors),
         **as_written,
     )
 
@@ -108,6 +118,7 @@ def _check_auth(
                 dotted((*here, key)),
                 f"auth method '{auth.get('method')}' needs `{key}`",
             )
+    _check_scopes(auth.get("scopes"), here, doc, fail)
     if auth.get("method") == "certificate":
         has_p12 = "pkcs12" in auth
         has_pem = "private_key" in auth and "certificate" in auth
@@ -174,7 +185,10 @@ def _maskinporten(
     known = digdir_for_api(api)
     issuer = raw.get("issuer") or (known.issuer if known else None)
     token_endpoint = raw.get("token_endpoint") or (known.token_endpoint if known else None)
-    for field, url in (("api", api), ("token_endpoint", token_endpoint)):
+    # Without token_endpoint the issuer is fetched (RFC 8414 discovery), so it must be
+    # trusted too; with one, the issuer is only the grant's aud and is never contacted.
+    discovered = issuer if issuer and not token_endpoint else None
+    for field, url in (("api", api), ("issuer", discovered), ("token_endpoint", token_endpoint)):
         if not url or not url.startswith(("https://", "http://")):
             continue  # not a URL at all: reported on its own
         reason = untrusted_reason(url)
@@ -187,3 +201,30 @@ def _maskinporten(
                 "use https://" if url.startswith("http://") else trust_hint(url),
             )
     return issuer, token_endpoint
+
+
+def _check_scopes(
+    scopes: Any,
+    here: PathKey,
+    doc: Document,
+    fail: Callable[[Position | None, str, str, str], None],
+) -> None:
+    """`auth.scopes` may narrow what apply asks for; nothing in YAML can widen a token."""
+    if not isinstance(scopes, dict):
+        return
+    allowed = {"plan": frozenset(READ_SCOPES), "apply": WRITE_SCOPES_ALLOWED}
+    for command, names in scopes.items():
+        for i, name in enumerate(names or ()):
+            if name in allowed.get(command, frozenset()):
+                continue
+            where = (*here, "scopes", command, i)
+            fail(
+                doc.locate(where),
+                dotted(where),
+                f"'{name}' may not be requested for {command}",
+                "read-only commands ask for exactly idporten:dcr.read"
+                if command == "plan"
+                else "apply asks for at most "
+                + ", ".join(sorted(WRITE_SCOPES_ALLOWED))
+                + "; see docs/security.md",
+            )

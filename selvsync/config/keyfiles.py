@@ -20,14 +20,14 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any, Final
 
 from selvsync.errors import Diagnostic, Position
+from selvsync.files import read_regular
 from selvsync.rules import Locate
+
+if TYPE_CHECKING:  # cryptography is imported when a key is checked (start-up time)
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "MAX_KEYS_PER_CLIENT",
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 MAX_KEYS_PER_CLIENT: Final = 5
+MAX_KEY_FILE_BYTES: Final = 1024 * 1024
 MIN_RSA_BITS: Final = 2048
 ALGORITHMS: Final = ("RS256", "RS384", "RS512")
 PUBLIC_MEMBERS: Final = ("kty", "alg", "use", "kid", "e", "n")  # what Digdir takes, in order
@@ -100,7 +101,7 @@ def load_public_keys(path: Path, *, display: str) -> tuple[list[dict[str, Any]],
     """
     start = Position(display, 1, 1)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, limit=MAX_KEY_FILE_BYTES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return [], [Diagnostic(start, "", f"cannot read key file: {reason}", "check the path")]
@@ -125,7 +126,11 @@ def load_public_keys(path: Path, *, display: str) -> tuple[list[dict[str, Any]],
 def _load_json(text: str, display: str) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        return [], [Diagnostic(Position(display, 1, 1), "", "invalid JSON: nested too deeply")]
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # e.g. an integer of 5000 digits
+            return [], [Diagnostic(Position(display, 1, 1), "", f"invalid JSON: {exc}")]
         # exc.msg names the syntax error only; the document itself is never quoted.
         where = Position(display, exc.lineno, exc.colno)
         return [], [Diagnostic(where, "", f"invalid JSON: {exc.msg}", "fix the JSON syntax")]
@@ -247,6 +252,8 @@ def _rsa_numbers(
         values[member] = int.from_bytes(decoded, "big")
     if len(values) != 2:
         return None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     numbers = rsa.RSAPublicNumbers(values["e"], values["n"])
     try:
         numbers.public_key()
@@ -276,6 +283,10 @@ def _load_pem(text: str, display: str) -> tuple[list[dict[str, Any]], list[Diagn
     if not blocks:
         hint = "export the public key as PEM (-----BEGIN PUBLIC KEY-----)"
         return [], [Diagnostic(Position(display, 1, 1), "", "no PEM block found", hint)]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     label, line = blocks[0]
     where = Position(display, line, 1)
     try:

@@ -39,8 +39,8 @@ class Emulator:
     ``sleep`` let tests move time without waiting. ``control`` enables ``/_emulator/``.
     ``error_shape`` (modern, messages, plain) and ``keyless_jwks`` (keys, empty) pick among
     the answer shapes Digdir has used; faults of the same names override them per request.
-    ``ansattporten_sso_forced`` makes ansattporten clients store ``sso_disabled: true``
-    whatever is sent, as Digdir does (off by default until selvsync's own rules expect it).
+    ``ansattporten_sso_forced`` (on by default) makes ansattporten clients store
+    ``sso_disabled: true`` whatever is sent, as Digdir does; off stores what is sent.
     """
 
     def __init__(self, db: str | Path = ":memory:", *, prefix: str = "/api/v1",
@@ -52,7 +52,7 @@ class Emulator:
                  token_lifetime: int = 120, max_skew: float = 10.0,
                  error_shape: ErrorShape = "modern",
                  keyless_jwks: KeylessJwks = "keys",
-                 ansattporten_sso_forced: bool = False,
+                 ansattporten_sso_forced: bool = True,
                  empty_list_status: int | None = 404, foreign_client_status: int = 403,
                  onbehalfof_spelling: Literal["name", "display_name"] = "name",
                  scope_query_list: bool = False,

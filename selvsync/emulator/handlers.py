@@ -46,7 +46,7 @@ class ClientApi:
         new_id: Callable[[], str],
         secret_factory: Callable[[], str],
         shuffle: random.Random | None,
-        ansattporten_sso_forced: bool = False,
+        ansattporten_sso_forced: bool = True,
         foreign_status: int = 403,
         onbehalfof: EntryLookup | None = None,
     ) -> None:

@@ -7,11 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from selvsync.errors import StalePlanError
-from selvsync.live.read import read_live, read_snapshot
+from selvsync.live import planfile
+from selvsync.live import scopes as livescopes
+from selvsync.live.read import read_jwks, read_live
 from selvsync.live.session import Session
-from selvsync.plan import planfile
+from selvsync.plan import freshness
 from selvsync.plan.builder import build_environment_plan
 from selvsync.plan.changes import EnvironmentPlan, LiveSnapshot, Plan, PlanOptions
+from selvsync.plan.recheck import recheck
 
 
 def plan_environment(
@@ -20,7 +23,9 @@ def plan_environment(
     state = session.project.states[name]
     client = session.client(name)
     live = read_live(client, state, session.project.owner, session.written, session.listing(name))
-    return build_environment_plan(state, session.project.owner, live, options), live
+    plan = build_environment_plan(state, session.project.owner, live, options)
+    livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
+    return plan, live
 
 
 def plan_project(
@@ -33,14 +38,15 @@ def plan_project(
         session.client(name)  # open clients up front: factories need not be thread-safe
     with ThreadPoolExecutor(max_workers=max(1, len(selected)), thread_name_prefix="plan") as pool:
         results = list(pool.map(lambda n: plan_environment(session, n, options)[0], selected))
-    return Plan(project.orgno, project.owner, results)
+    renew = options.renew_keys if options is not None else False
+    return Plan(project.orgno, project.owner, results, renew_keys=renew)
 
 
-def load_fresh_plan(session: Session, path: Path) -> Plan:
-    """Read a saved plan and check it against live state; StalePlanError if anything moved.
+def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
+    """Read a saved plan, check live state did not move, and re-derive it (exit 4 otherwise).
 
-    Only the objects the plan read are re-read (the listing, plus the key sets it compared),
-    so the check costs what the plan cost.
+    The listing and the key sets are read once: the fingerprints are checked against them,
+    and the fresh plan that decides what of the file may be applied is built from them.
     """
     saved = planfile.read(path)
     project = session.project
@@ -49,16 +55,25 @@ def load_fresh_plan(session: Session, path: Path) -> Plan:
             f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
             f"not {project.orgno} / {project.owner}"
         )
-    snapshots = {}
+    options = PlanOptions(now=now, renew_keys=saved.renew_keys)
+    snapshots: dict[str, LiveSnapshot] = {}
+    fresh: list[EnvironmentPlan] = []
+    scope_problems: list[str] = []
     for env in saved.environments:
         if env.name not in project.states:
             raise StalePlanError(
                 f"{path} holds environment '{env.name}', which is not selected or not declared"
             )
-        snapshots[env.name] = read_snapshot(
-            session.client(env.name),
-            planfile.jwks_ids(env),
-            project.environments[env.name].concurrency,
-        )
-    planfile.check_fresh(saved, snapshots)
-    return saved
+        client = session.client(env.name)
+        state = project.states[env.name]
+        live = read_live(client, state, project.owner)
+        present = {str(c.get("client_id")) for c in live.clients}
+        missing = [c for c in freshness.jwks_ids(env) if c in present and c not in live.jwks]
+        live.jwks.update(read_jwks(client, missing, state.environment.concurrency))
+        snapshots[env.name] = live
+        plan = build_environment_plan(state, project.owner, live, options)
+        scopes = livescopes.plan_scopes(client, state, plan)
+        scope_problems += livescopes.moved(client, env, scopes, state.environment.concurrency)
+        fresh.append(plan)
+    freshness.check_fresh(saved, snapshots, extra=scope_problems)
+    return recheck(saved, Plan(project.orgno, project.owner, fresh, renew_keys=saved.renew_keys))

@@ -22,6 +22,13 @@ class Action(StrEnum):
     ROTATE_SECRET = "rotate-secret"
     UPDATE_KEYS = "update-keys"
     MERCHANT = "merchant"
+    # Maskinporten scopes this organisation provides, and who may use them (plan/scopes.py).
+    SCOPE_CREATE = "scope-create"
+    SCOPE_UPDATE = "scope-update"
+    SCOPE_REACTIVATE = "scope-reactivate"
+    SCOPE_DEACTIVATE = "scope-deactivate"
+    GRANT = "grant"
+    REVOKE = "revoke"
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,8 @@ class ActionSpec:
     phrase: str  # count phrase after the number: "2 to create"
     title: str  # Markdown summary column
     colour: str  # style name of the text renderer (see selvsync/render/text.py)
-    # Apply runs phase by phase, lowest first: creates (and their keys) first, deactivations
-    # last. Actions with the same number run in one phase.
+    # Apply runs phase by phase, lowest first: scopes, then creates (and their keys),
+    # deactivations and revocations last. Actions with the same number run in one phase.
     apply_phase: int
     # Rendering order of changes and summary columns: destructive first, so a reviewer
     # cannot miss them.
@@ -48,41 +55,76 @@ class ActionSpec:
     always_counted: bool = False
     # Makes a new client: its key set is shown as added, not changed.
     new_client: bool = False
+    # Acts on a Maskinporten scope or its access list (selvsync.plan.scopes), not a client:
+    # summary columns for it appear only when a plan has such changes.
+    scope: bool = False
 
 
 ACTIONS: dict[Action, ActionSpec] = {
     Action.DEACTIVATE: ActionSpec(
-        "-", "to deactivate", "Deactivate", "red", apply_phase=6, render_rank=0, phrase_rank=3,
+        "-", "to deactivate", "Deactivate", "red", apply_phase=7, render_rank=0, phrase_rank=3,
         destructive=True, always_counted=True,
     ),
     Action.REPLACE: ActionSpec(
-        "-/+", "to replace", "Replace", "red", apply_phase=4, render_rank=1, phrase_rank=2,
+        "-/+", "to replace", "Replace", "red", apply_phase=5, render_rank=3, phrase_rank=2,
         destructive=True, always_counted=True, new_client=True,
     ),
     Action.CREATE: ActionSpec(
-        "+", "to create", "Create", "green", apply_phase=1, render_rank=2, phrase_rank=0,
+        "+", "to create", "Create", "green", apply_phase=2, render_rank=4, phrase_rank=0,
         always_counted=True, new_client=True,
     ),
     Action.ADOPT: ActionSpec(
-        "<=", "to adopt", "Adopt", "cyan", apply_phase=2, render_rank=3, phrase_rank=4,
+        "<=", "to adopt", "Adopt", "cyan", apply_phase=3, render_rank=7, phrase_rank=4,
     ),
     Action.UPDATE: ActionSpec(
-        "~", "to update", "Update", "yellow", apply_phase=2, render_rank=4, phrase_rank=1,
+        "~", "to update", "Update", "yellow", apply_phase=3, render_rank=8, phrase_rank=1,
         always_counted=True,
     ),
     Action.UPDATE_KEYS: ActionSpec(
-        "~", "to update keys", "Update keys", "yellow", apply_phase=3, render_rank=5,
+        "~", "to update keys", "Update keys", "yellow", apply_phase=4, render_rank=11,
         phrase_rank=5,
     ),
     Action.ROTATE_SECRET: ActionSpec(
-        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=3, render_rank=6,
+        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=4, render_rank=12,
         phrase_rank=6,
     ),
     # Merchant changes may need a person in the portal: a colour of their own. Applied after
     # creates and replacements, so the data lands on the new client.
     Action.MERCHANT: ActionSpec(
-        "!", "to update merchant data", "Merchant", "magenta", apply_phase=5, render_rank=7,
+        "!", "to update merchant data", "Merchant", "magenta", apply_phase=6, render_rank=13,
         phrase_rank=7,
+    ),
+    # Scopes first (a client may declare a scope created in the same apply); revocations
+    # and scope deactivations with the client deactivations, last.
+    Action.SCOPE_DEACTIVATE: ActionSpec(
+        "-", "to deactivate scopes", "Deactivate scope", "red", apply_phase=7, render_rank=1,
+        phrase_rank=8, destructive=True,
+        scope=True,
+    ),
+    Action.REVOKE: ActionSpec(
+        "-", "to revoke access", "Revoke", "red", apply_phase=7, render_rank=2,
+        phrase_rank=13, destructive=True,
+        scope=True,
+    ),
+    Action.SCOPE_CREATE: ActionSpec(
+        "+", "to create scopes", "Create scope", "green", apply_phase=1, render_rank=5,
+        phrase_rank=9,
+        scope=True,
+    ),
+    Action.SCOPE_REACTIVATE: ActionSpec(
+        "+", "to reactivate scopes", "Reactivate scope", "green", apply_phase=1,
+        render_rank=6, phrase_rank=10,
+        scope=True,
+    ),
+    Action.SCOPE_UPDATE: ActionSpec(
+        "~", "to update scopes", "Update scope", "yellow", apply_phase=1, render_rank=9,
+        phrase_rank=11,
+        scope=True,
+    ),
+    Action.GRANT: ActionSpec(
+        "+", "to grant access", "Grant", "green", apply_phase=2, render_rank=10,
+        phrase_rank=12,
+        scope=True,
     ),
 }
 

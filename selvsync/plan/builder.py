@@ -61,11 +61,14 @@ def _keys_change(
         expiry_warning_days=env.key_expiry_warning_days,
         renew=options.renew_keys,
     )
-    # Expiring keys and removals waiting for propagation need a later apply even when no
-    # field differs: maintenance, which `plan --detailed-exitcode` counts as drift.
+    plan.warnings.extend(f"{client.key}: {w}" for w in decision.warnings)
+    # Expiring keys and removals waiting for propagation need a later apply (or a new key)
+    # even when no field differs: maintenance, which `plan --detailed-exitcode` counts as drift.
     plan.maintenance.extend(f"{client.key}: {w}" for w in decision.warnings)
     if decision.upload is None:
-        plan.maintenance.extend(f"{client.key}: {n}" for n in decision.notes)
+        for note in decision.notes:
+            waiting = note.startswith("removal of ")  # plan.keys: old keys wait to propagate
+            (plan.maintenance if waiting else plan.notes).append(f"{client.key}: {note}")
         return
     plan.changes.append(
         Change(

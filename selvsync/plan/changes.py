@@ -37,6 +37,9 @@ class Change:
     protected: bool = False
     manual: bool = False  # a person must do it in the portal; selvsync never claims it did
     merchant: dict[str, Any] | None = None  # merchant data to write (where there is an API)
+    # grant/revoke (selvsync.plan.scopes): ``key`` is the scope, this is the organisation.
+    consumer: str | None = None
+    consumer_name: str | None = None
 
     @property
     def destructive(self) -> bool:
@@ -79,6 +82,8 @@ class EnvironmentPlan:
     notes: list[str] = field(default_factory=list)  # informational, not changes
     refusals: list[str] = field(default_factory=list)  # safety limits (see plan.safety)
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
+    # Scopes and their access lists as the plan read them (selvsync.plan.scopes).
+    scope_fingerprints: dict[str, str] = field(default_factory=dict)
     # Refusals an override flag lifted for this run, each naming its flag: shown, never hidden.
     overridden: list[str] = field(default_factory=list)
     # Upkeep that needs an apply although no field differs (keys expiring, key removals
@@ -100,6 +105,7 @@ class Plan:
     orgno: str
     owner: str
     environments: list[EnvironmentPlan]
+    renew_keys: bool = False  # planned with --renew-keys (a plan file re-checks with it too)
 
     @property
     def changes(self) -> list[Change]:

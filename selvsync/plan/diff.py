@@ -8,7 +8,8 @@ Rules:
 * only writable fields are compared; read-only ones (client_id, created, ...) never differ;
 * redirect URIs, logout URIs, scopes and grant types are sets;
 * a field the YAML omits equals the live value when that value is Digdir's default for the
-  kind of client, or absent;
+  kind of client, or absent; where Digdir forces a value (Ansattporten's ``sso_disabled:
+  true``), the ordinary default of a server that does not force it is no change either;
 * login clients always get ``openid`` and ``profile``: they are added to the declared scopes
   before comparing.
 """
@@ -60,6 +61,7 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
     body = writable(desired)
     itype = str(body.get("integration_type", ""))
     defaults = effective_defaults(itype, body.get("application_type"))
+    unforced = effective_defaults(itype, body.get("application_type"), forced=False)
     added = SERVER_ADDED_SCOPES.get(itype, frozenset())
     changes: list[FieldChange] = []
     for field in WRITABLE_FIELDS:
@@ -77,6 +79,8 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
             if have is None:
                 continue
             want = canonical(field, defaults.get(field))
+            if want != have and have == canonical(field, unforced.get(field)):
+                continue
         if want != have:
             changes.append(FieldChange(field, have, want))
     return changes

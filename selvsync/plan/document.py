@@ -8,7 +8,7 @@
 Every document is masked: fields and keys named ``client_secret``, ``access_token`` or
 ``assertion`` and any :class:`~selvsync.sensitive.value.Secret` value become ``(sensitive)``
 (see :mod:`selvsync.sensitive.mask`), although a plan never should hold any. Pure: reading
-and writing files is :mod:`selvsync.plan.planfile`'s job.
+and writing files is :mod:`selvsync.live.planfile`'s job.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from selvsync.plan.diff import FieldChange
 from selvsync.plan.safety import Refusal, RefusalKind
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2  # 2: scope actions (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
@@ -43,6 +43,9 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
         out["keys_removed"] = list(change.keys_removed)
     if change.action == Action.MERCHANT:
         out["manual"] = change.manual
+    if change.consumer is not None:
+        out["consumer_orgno"] = change.consumer
+        out["consumer_name"] = change.consumer_name
     if bodies:
         out["body"] = change.body
         out["jwks"] = change.jwks
@@ -68,6 +71,8 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         protected=bool(data.get("protected", False)),
         manual=bool(data.get("manual", False)),
         merchant=data.get("merchant"),
+        consumer=data.get("consumer_orgno"),
+        consumer_name=data.get("consumer_name"),
     )
 
 
@@ -86,6 +91,7 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         # Each refusal's kind (the override that lifts it), in the order of "refusals".
         "refusal_kinds": [_refusal_kind(r) for r in env.refusals],
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
+        **({"scope_fingerprints": env.scope_fingerprints} if plan_file else {}),
     }
 
 
@@ -96,6 +102,7 @@ def as_dict(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "orgno": plan.orgno,
         "owner": plan.owner,
+        **({"options": {"renew_keys": plan.renew_keys}} if plan_file else {}),
         "changes": [change_as_dict(c, bodies=plan_file) for c in plan.changes],
         "summary": plan.summary(),
         "environments": [_environment_as_dict(e, plan_file=plan_file) for e in plan.environments],
@@ -150,13 +157,22 @@ def from_dict(data: Any) -> Plan:
             maintenance=[str(m) for m in env.get("maintenance", [])],
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             absent=[str(a) for a in absent],
+            scope_fingerprints={
+                str(k): str(v) for k, v in (env.get("scope_fingerprints") or {}).items()
+            },
         )
     for item in data["changes"]:
         change = change_from_dict(item)
         if change.environment not in environments:
             raise ValueError(f"change for unknown environment {change.environment!r}")
         environments[change.environment].changes.append(change)
-    return Plan(str(data["orgno"]), str(data["owner"]), list(environments.values()))
+    options = data.get("options") or {}
+    return Plan(
+        str(data["orgno"]),
+        str(data["owner"]),
+        list(environments.values()),
+        renew_keys=bool(options.get("renew_keys", False)),
+    )
 
 
 def _refusal_kind(refusal: str) -> dict[str, str | None]:

@@ -7,6 +7,12 @@ So a rotation is two steps, decided from live state alone (no state file):
 1. New keys are registered *together with* the old ones (as many old ones as fit in five).
 2. A later run removes the old keys, once every declared key has been registered for at least
    the propagation time (posting time = ``exp`` minus one year).
+
+Expiry is per key, as the API returns it (``exp``). Since 2022 Digdir does not renew a key
+when a set is posted again: each key keeps the ``exp`` it got when first posted. So nothing
+here ever re-posts an unchanged set to "renew" it; the only renewal is a new key, registered
+beside the old one by the rotation above. ``renew`` (``--renew-keys``) only makes the plan say
+so for each expiring key.
 """
 
 from __future__ import annotations
@@ -58,11 +64,7 @@ def decide(
 
     expiring = _expiring(live, wanted, now, expiry_warning_days)
     for jwk, exp in expiring:
-        days = max(0, int((exp - now) // 86400))
-        decision.warnings.append(
-            f"key {jwk.get('kid')} expires {_when(exp)} (in {days} days); "
-            + ("it is re-registered by this plan" if renew else "renew it with --renew-keys")
-        )
+        decision.warnings.append(_expiry_warning(jwk, exp, now))
 
     if new:
         # Step 1: add, keeping the newest old keys that fit, so tokens keep working meanwhile.
@@ -83,9 +85,26 @@ def decide(
         return decision
 
     if renew and expiring:
-        decision.upload = [_public(k) for k in wanted.values()]
-        decision.notes.append("re-registers the key set to restart its one-year expiry")
+        decision.notes.append(
+            "--renew-keys re-posts nothing: Digdir keeps each key's exp when a set is posted "
+            "again, so renewing means a new key: `selvsync keygen`, declare the new public key "
+            "beside the expiring one, and apply (the old key is removed once the new one has "
+            "propagated)"
+        )
     return decision
+
+
+def _expiry_warning(jwk: Mapping[str, Any], exp: float, now: float) -> str:
+    kid = jwk.get("kid")
+    if exp <= now:
+        head = f"key {kid} expired {_when(exp)}"
+    else:
+        head = f"key {kid} expires {_when(exp)} (in {int((exp - now) // 86400)} days)"
+    return (
+        f"{head}; posting it again does not renew it at Digdir: add a new key "
+        "(`selvsync keygen`) beside it, and the old one is removed once the new one has "
+        "propagated"
+    )
 
 
 def _add_keys(

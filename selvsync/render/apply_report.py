@@ -12,7 +12,7 @@ def report_table(report: ApplyReport) -> str:
         rows.append(
             (
                 change.environment,
-                change.key,
+                change.key + (f" -> {change.consumer}" if change.consumer else ""),
                 str(change.action),
                 str(outcome.status),
                 outcome.client_id or change.client_id or "-",

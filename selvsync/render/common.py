@@ -89,6 +89,10 @@ def live_phrases(counts: Mapping[str, int]) -> list[str]:
 def client_label(change: Change) -> str:
     """The key, plus the client_id when one is known (creates have none yet)."""
     label = clean(change.key)
+    if change.consumer is not None:  # grant/revoke: the scope, then the organisation
+        who = f"{change.consumer_name} ({change.consumer})" if change.consumer_name \
+            else change.consumer
+        label += f" -> {clean(who)}"
     if change.client_id:
         label += f" (client_id {clean(change.client_id)})"
     return label

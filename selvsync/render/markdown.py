@@ -66,7 +66,9 @@ def _count_cell(action: Action, n: int) -> str:
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    order = render_order()
+    totals = plan.summary()
+    # Scope columns only for plans that change scopes: a clients-only plan reads as before.
+    order = [a for a in render_order() if not ACTIONS[a].scope or totals[str(a)]]
     titles = [ACTIONS[a].title for a in order]
     lines = [
         "| Environment | " + " | ".join(titles) + " | Status |",
@@ -137,9 +139,10 @@ def _head(plan: Plan, cap: int) -> str:
                             "this run):", env.overridden, cap)
         if env.warnings:
             lines += _alert("WARNING", f"**Warnings in {name}**:", env.warnings, cap)
-        if env.maintenance:
+        upkeep = [m for m in env.maintenance if m not in env.warnings]  # not shown twice
+        if upkeep:
             lines += _alert("NOTE", f"**Maintenance in {name}** (needs a later apply; "
-                            "counts as drift):", env.maintenance, cap)
+                            "counts as drift):", upkeep, cap)
     digests = [(e.name, changes_digest(e)) for e in plan.environments if e.changes]
     if digests:
         lines += ["", "Changes digest (what `apply --reviewed` compares): "
@@ -154,7 +157,7 @@ def _diff_lines(change: Change) -> list[str]:
     for fc in change.fields:
         before, after = field_values(fc)
         name = clean(fc.field)
-        if change.action == Action.CREATE:
+        if change.action in (Action.CREATE, Action.SCOPE_CREATE):
             if is_list_change(None, after):
                 lines.append(f"+ {name}:")
                 lines += [f"+   {format_value(v)}" for v in after or []]
@@ -192,6 +195,10 @@ def _details(change: Change) -> str:
     action = "manual" if change.manual else str(change.action)
     summary = (f"<code>{html.escape(ACTIONS[change.action].symbol)}</code> "
                f"<b>{action}</b> <code>{html.escape(clean(change.key))}</code>")
+    if change.consumer is not None:
+        who = clean(f"{change.consumer_name} ({change.consumer})" if change.consumer_name
+                    else change.consumer)
+        summary += f" consumer <code>{html.escape(who)}</code>"
     if change.client_id:
         summary += f" client_id <code>{html.escape(clean(change.client_id))}</code>"
     if change.destructive:

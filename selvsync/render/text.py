@@ -84,7 +84,7 @@ def _field_lines(change: Change, fc: FieldChange, p: _Painter) -> list[str]:
     before, after = field_values(fc)
     name = clean(fc.field)
     plus, minus = p("+", "green"), p("-", "red")
-    if change.action == Action.CREATE:
+    if change.action in (Action.CREATE, Action.SCOPE_CREATE):
         # A new client has no "before": show only what will be sent.
         if is_list_change(None, after):
             return [f"{_FIELD_INDENT}{plus} {name}:"] + [
@@ -110,8 +110,10 @@ def _change_lines(change: Change, p: _Painter) -> list[str]:
     action = "manual" if change.manual else str(change.action)
     spec = ACTIONS[change.action]
     tag = p(f"{spec.symbol:<3} {action}", spec.colour)
-    width = max(len(str(a)) for a in ACTIONS)
-    pad = " " * (width - len(action))   # outside the colour: keys line up either way
+    # Client actions set the column (scope actions may run past it; plans without scope
+    # changes read as they always have).
+    width = max(len(str(a)) for a, s in ACTIONS.items() if not s.scope)
+    pad = " " * max(0, width - len(action))   # outside the colour: keys line up either way
     head = f"  {tag}{pad} {client_label(change)}"
     if change.protected:
         head += " [protected]"
@@ -139,9 +141,9 @@ def _problem_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
         lines += _messages("OVERRIDDEN", "refused, but lifted for this run", env.overridden, p)
     if env.warnings:
         lines += _messages("WARNING", "check before applying", env.warnings, p)
-    if env.maintenance:
-        lines += _messages("MAINTENANCE", "needs a later apply; counts as drift",
-                           env.maintenance, p)
+    upkeep = [m for m in env.maintenance if m not in env.warnings]  # not shown twice
+    if upkeep:
+        lines += _messages("MAINTENANCE", "needs a later apply; counts as drift", upkeep, p)
     return lines
 
 

@@ -41,6 +41,7 @@ from selvsync.rules.fields import (
 from selvsync.rules.merchant import check_merchant_fields, orgno_problem, valid_orgno
 from selvsync.rules.uris import (
     Path,
+    check_backchannel_logout_uri,
     check_frontchannel_logout_uri,
     check_https_uri,
     check_redirect_uri,
@@ -221,7 +222,7 @@ def _check_client_uris(
 ) -> None:
     login_uris = ("redirect_uris", "post_logout_redirect_uris")
     if itype in MACHINE_TYPES:
-        for name in (*login_uris, "frontchannel_logout_uri"):
+        for name in (*login_uris, "frontchannel_logout_uri", "backchannel_logout_uri"):
             if client.get(name):
                 report(
                     (name,),
@@ -246,6 +247,14 @@ def _check_client_uris(
             check_frontchannel_logout_uri(
                 client["frontchannel_logout_uri"],
                 ("frontchannel_logout_uri",),
+                redirect_uris=[uri for _, uri in strings(client.get("redirect_uris"))],
+                production=production,
+                report=report,
+            )
+        if "backchannel_logout_uri" in client:
+            check_backchannel_logout_uri(
+                client["backchannel_logout_uri"],
+                ("backchannel_logout_uri",),
                 redirect_uris=[uri for _, uri in strings(client.get("redirect_uris"))],
                 production=production,
                 report=report,

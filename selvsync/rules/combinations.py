@@ -63,6 +63,7 @@ def check_combination(
     grants = _check_grants(client, itype, defaults, report)
     _check_scopes(client, itype, report)
     _check_pkce(client, itype, app, report)
+    _check_ansattporten(client, itype, report)
     _check_keys_need_private_key_jwt(client, method, report)
     _check_refresh_within_authorization(client, grants, defaults, report)
 
@@ -168,6 +169,31 @@ def _check_pkce(client: Mapping[str, Any], itype: str, app: str, report: Report)
             path,
             f"{app} apps must use PKCE: code_challenge_method none is refused",
             "set code_challenge_method: S256, or omit it (S256 is the default)",
+        )
+
+
+def _check_ansattporten(client: Mapping[str, Any], itype: str, report: Report) -> None:
+    """Ansattporten: PKCE with S256 for every application type, and SSO always off.
+
+    Digdir forces ``sso_disabled: true`` on Ansattporten clients whatever is sent, so a
+    declared ``false`` could never converge: every plan would show it and every apply would
+    send it in vain. An error, not a warning, so it is fixed once in the YAML.
+    """
+    if itype != "ansattporten":
+        return
+    if client.get("code_challenge_method", "S256") == "none":
+        report(
+            ("code_challenge_method",),
+            "ansattporten clients must use PKCE with S256: code_challenge_method none is "
+            "refused",
+            "set code_challenge_method: S256, or omit it (S256 is the default)",
+        )
+    if client.get("sso_disabled") is False:
+        report(
+            ("sso_disabled",),
+            "Digdir forces sso_disabled: true on ansattporten clients; false would never "
+            "take effect",
+            "remove sso_disabled (true is Digdir's setting for ansattporten)",
         )
 
 

@@ -6,7 +6,8 @@ renderers read the derived names below (WRITABLE_FIELDS, SET_FIELDS, IMMUTABLE_F
 DEFAULTS, SERVER_ADDED_SCOPES, ...) and never keep their own lists.
 
 Server defaults come in layers: "common" for every client, then "login" or the machine type
-("maskinporten", "krr"), then "public_app" for browser/native login clients;
+("maskinporten", "krr"), then "public_app" for browser/native login clients, then
+"ansattporten" (values Digdir forces on Ansattporten clients: ``sso_disabled: true``);
 :func:`effective_defaults` merges them. Lists are tuples so nobody mutates the shared rows.
 Documented by Digdir: the lifetimes, ONETIME, openid+profile, the KRR scopes. RFC 7591's
 default: client_secret_basic for web clients. Assumed (undocumented): machine clients get the
@@ -28,7 +29,7 @@ from selvsync.rules.combinations import (
     PUBLIC_APPS,
 )
 
-LAYERS: Final = ("common", "login", "public_app", "maskinporten", "krr")
+LAYERS: Final = ("common", "login", "public_app", "maskinporten", "krr", "ansattporten")
 _MACHINE: Final = ("maskinporten", "krr")
 
 
@@ -84,6 +85,8 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("post_logout_redirect_uris", set_valued=True, defaults=dict.fromkeys(_MACHINE, ())),
     Field("frontchannel_logout_uri"),
     Field("frontchannel_logout_session_required", defaults={"common": False}),
+    # Login clients only; its host must be a redirect URI's host (rules.uris).
+    Field("backchannel_logout_uri"),
     Field(
         "authorization_lifetime",
         defaults={"common": 7200},
@@ -96,7 +99,8 @@ FIELDS: Final[tuple[Field, ...]] = (
         max_seconds=(365 * 86400, "one year"),
     ),
     Field("refresh_token_usage", defaults={"common": "ONETIME"}),
-    Field("sso_disabled", defaults={"common": False}),
+    # Digdir forces sso_disabled: true on Ansattporten clients whatever is sent.
+    Field("sso_disabled", defaults={"common": False, "ansattporten": True}),
     Field("code_challenge_method", defaults={"login": "S256"}),
     # Read-only: Digdir sets them; declaring one is an error with this hint.
     Field(
@@ -108,6 +112,11 @@ FIELDS: Final[tuple[Field, ...]] = (
         "supplier_orgno",
         writable=False,
         read_only_hint="remove it; Digdir sets it when a supplier creates the client",
+    ),
+    Field(
+        "backchannel_logout_session_required",
+        writable=False,
+        read_only_hint="remove it; Digdir sets it (with backchannel_logout_uri)",
     ),
     Field("created", writable=False, read_only_hint=_FROM_RESPONSES),
     Field("last_updated", writable=False, read_only_hint=_FROM_RESPONSES),
@@ -153,12 +162,14 @@ SECRET_METHODS: Final = frozenset({"client_secret_basic", "client_secret_post"})
 
 
 def effective_defaults(
-    integration_type: str, application_type: str | None = None
+    integration_type: str, application_type: str | None = None, *, forced: bool = True
 ) -> dict[str, Any]:
     """Digdir's server-side defaults for a client of this kind, as a fresh mutable dict.
 
     A field missing from the YAML and equal to its default here is not a change. Unknown
-    integration types (e.g. eformidling) get only the common defaults.
+    integration types (e.g. eformidling) get only the common defaults. ``forced=False``
+    leaves out the values Digdir forces (the "ansattporten" layer): what a server that does
+    not force them keeps, which the diff engine also accepts for an omitted field.
     """
     merged: dict[str, Any] = dict(DEFAULTS["common"])
     if integration_type in LOGIN_TYPES:
@@ -167,6 +178,8 @@ def effective_defaults(
             merged.update(DEFAULTS["public_app"])
     elif integration_type in MACHINE_TYPES:
         merged.update(DEFAULTS[integration_type])
+    if integration_type == "ansattporten" and forced:
+        merged.update(DEFAULTS["ansattporten"])
     if application_type is not None:
         merged["application_type"] = application_type
     return {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}

@@ -164,7 +164,13 @@ def check_redirect_uri(
 
 
 def check_https_uri(uri: object, path: Path, *, report: Report) -> None:
-    """client_uri and logo_uri: shown to people at login, so https with a real host."""
+    """client_uri and logo_uri: shown to people at login, so https with a real host.
+
+    A relative reference (``bilde.gif``, ``/img/logo.png``: no scheme, no host) passes, as it
+    does at Digdir, so that a live client holding one can be imported and adopted unchanged.
+    """
+    if _relative_reference(uri):
+        return
     parts = _parse(uri, path, report, native_loopback=False)
     if parts is None:
         return
@@ -172,6 +178,17 @@ def check_https_uri(uri: object, path: Path, *, report: Report) -> None:
         report(path, "must use https://", "use an https:// address")
     elif not parts.hostname:
         report(path, "has no host", "write the full URI, e.g. https://tjeneste.example.no/")
+
+
+def _relative_reference(uri: object) -> bool:
+    """A relative reference without scheme or host, and nothing else to object to."""
+    if not isinstance(uri, str) or not uri.strip() or _WHITESPACE.search(uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc and not uri.startswith("//")
 
 
 def check_frontchannel_logout_uri(
@@ -199,6 +216,47 @@ def check_frontchannel_logout_uri(
             f"is not on the same domain as any redirect URI ({domain})",
             "serve front-channel logout from the domain of one of the redirect_uris",
         )
+
+
+def check_backchannel_logout_uri(
+    uri: object, path: Path, *, redirect_uris: Sequence[object], production: bool, report: Report
+) -> None:
+    """https (http only for localhost in test), and on the exact host of some redirect URI.
+
+    Stricter than front-channel logout's "same domain": ID-porten posts the logout token
+    server to server, to a host the client already proved it owns. Without redirect URIs the
+    host rule is skipped: the missing redirect URIs are reported on their own.
+    """
+    parts = _parse(uri, path, report, native_loopback=False)
+    if parts is None:
+        return
+    if parts.scheme not in ("http", "https"):
+        report(path, "must use https://", "use the https:// address of your logout endpoint")
+        return
+    _check_web_parts(parts, path, report, production=production, loopback_ok=False)
+    if not parts.hostname or not redirect_uris:
+        return
+    host = parts.hostname.lower()
+    if host not in _redirect_hosts(redirect_uris):
+        report(
+            path,
+            f"host {host} is not the host of any redirect URI",
+            "serve back-channel logout from the host of one of the redirect_uris",
+        )
+
+
+def _redirect_hosts(uris: Sequence[object]) -> set[str]:
+    hosts: set[str] = set()
+    for uri in uris:
+        if not isinstance(uri, str):
+            continue
+        try:
+            host = urlsplit(uri.strip()).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.add(host.lower())
+    return hosts
 
 
 def _redirect_domains(uris: Sequence[object]) -> set[str]:

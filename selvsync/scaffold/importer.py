@@ -36,7 +36,7 @@ from selvsync import rules
 from selvsync.api.client import DigdirClient
 from selvsync.config.keyfiles import PUBLIC_MEMBERS
 from selvsync.errors import ExitCode, SelvsyncError
-from selvsync.files import atomic_write
+from selvsync.files import atomic_write, read_regular
 from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
@@ -96,6 +96,9 @@ class ImportedClient:
     fields: dict[str, Any]
     jwks: list[dict[str, Any]] = field(default_factory=list)
     foreign: bool = False
+    # Live values Digdir accepted but selvsync's rules refuse, left out of ``fields``:
+    # field name -> (the live value, why). The YAML says so in a comment.
+    omitted: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     def entry(self, *, with_keys: bool) -> dict[str, Any]:
         """The mapping under ``clients.<key>``: the pin first, so reviewers see the identity."""
@@ -347,6 +350,12 @@ def build_import(
             result.warnings.append(
                 f"{key}: {', '.join(still)} will still differ after adoption; check the plan"
             )
+        omitted = _omit_refused(key, fields, production)
+        result.warnings.extend(
+            f"{key}: {name} {json.dumps(value, ensure_ascii=True)} left out: {why}; the plan "
+            f"will remove it from the live client unless you declare a valid {name}"
+            for name, (value, why) in omitted.items()
+        )
         keys = public_jwks((jwks or {}).get(cid, []))
         result.warnings.extend(_key_problems(key, keys))
         result.warnings.extend(
@@ -364,7 +373,7 @@ def build_import(
                 f"{key}: {cid} belongs to {_owner_in_words(client.get('description'))}; "
                 "plan refuses to adopt it until that owner lets go of it (see docs/import.md)"
             )
-        result.clients.append(ImportedClient(key, cid, fields, keys, foreign))
+        result.clients.append(ImportedClient(key, cid, fields, keys, foreign, omitted))
     has_emails = declared is not None and bool(declared.merchant.notification_emails)
     if production and result.clients and not has_emails:
         result.warnings.append(
@@ -372,6 +381,24 @@ def build_import(
             "e-mails; add `merchant: {notification_emails: [...]}` before `selvsync validate`"
         )
     return result
+
+
+# Fields shown to people (not used to route anything) that Digdir accepts in forms selvsync's
+# rules refuse (e.g. http://). Left out of an import rather than written as invalid YAML.
+_OMITTABLE: Final = ("client_uri", "logo_uri")
+
+
+def _omit_refused(key: str, fields: dict[str, Any], production: bool) -> dict[str, tuple[Any, str]]:
+    """Remove from ``fields`` the omittable values the rules refuse; return them with why."""
+    omitted: dict[str, tuple[Any, str]] = {}
+    for diagnostic in rules.check_client(
+        key, fields, production=production, locate=lambda _path: None,
+        field_prefix=f"clients.{key}",
+    ):
+        name = diagnostic.field.removeprefix(f"clients.{key}.")
+        if name in _OMITTABLE and name in fields and name not in omitted:
+            omitted[name] = (fields.pop(name), diagnostic.message)
+    return omitted
 
 
 def import_environment(
@@ -420,7 +447,26 @@ def render_yaml(result: ImportResult, *, with_keys: bool, command: str = "") -> 
         "# description. The keys were derived from client_name: rename them now if you like;",
         "# after the first apply a key is the client's identity and must not change.",
     ]
-    return "\n".join(header) + "\n" + dump(result.document(with_keys=with_keys))
+    body = dump(result.document(with_keys=with_keys))
+    for client in result.clients:
+        if client.omitted:
+            body = _comment_omitted(body, client)
+    return "\n".join(header) + "\n" + body
+
+
+def _comment_omitted(text: str, client: ImportedClient) -> str:
+    """Say under the client's key which live values were left out, and why."""
+    notes = "".join(
+        f"    # {name}: {json.dumps(value, ensure_ascii=True)} is set at Digdir but left out "
+        f"here ({why}); declare a valid {name}, or the first apply removes it\n"
+        for name, (value, why) in client.omitted.items()
+    )
+    head = f"\n  {client.key}:\n"
+    at = text.find(head)
+    if at < 0:
+        return notes.replace("    # ", "# ") + text
+    at += len(head)
+    return text[:at] + notes + text[at:]
 
 
 def _jwks_text(jwks: list[dict[str, Any]]) -> str:
@@ -458,7 +504,7 @@ def write_files(files: Mapping[Path, str], *, force: bool = False) -> list[Path]
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text("utf-8")
+        return read_regular(path, limit=16 * 1024 * 1024).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 

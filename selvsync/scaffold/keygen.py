@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from selvsync.config.keyfiles import jwk_thumbprint, public_jwk_from_key
 from selvsync.errors import SelvsyncError, UsageError
-from selvsync.files import PRIVATE_MODE, atomic_write
+from selvsync.files import PRIVATE_MODE, atomic_write, read_regular
 from selvsync.plan.keys import MAX_KEYS
 
 
@@ -34,9 +34,9 @@ def generate(project_root: Path, key: str, *, bits: int = 3072) -> GeneratedKey:
     existing: list[dict[str, object]] = []
     if path.exists():
         try:
-            data = json.loads(path.read_text("utf-8"))
+            data = json.loads(read_regular(path, limit=1024 * 1024).decode("utf-8"))
             existing = list(data["keys"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise SelvsyncError(
                 f"{path}: not a JWKS file ({type(exc).__name__}); move it away or fix it first"
             ) from None

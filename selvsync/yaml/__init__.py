@@ -30,6 +30,7 @@ from yaml.reader import Reader, ReaderError
 from yaml.scanner import Scanner
 
 from selvsync.errors import ConfigError, Diagnostic, Position
+from selvsync.files import read_regular
 from selvsync.yaml.events import MAX_DEPTH, STR_TAG, Refused, compose_document, scalar_value
 from selvsync.yaml.positions import (
     FileOrigins,
@@ -130,10 +131,11 @@ def load_file(path: Path, display: str | None = None) -> Document:
     """Load one YAML file strictly. Raises ConfigError naming ``display:line:col``."""
     shown = display if display is not None else str(path)
     try:
-        raw = path.read_bytes()
+        # A FIFO or a device would block or never end; the size is checked again below.
+        raw = read_regular(path, limit=4 * MAX_BYTES)
     except OSError as exc:
         raise ConfigError(
-            [Diagnostic(Position(shown, 1, 1), "", f"cannot read file: {exc.strerror}")]
+            [Diagnostic(Position(shown, 1, 1), "", f"cannot read file: {exc.strerror or exc}")]
         ) from None
     return load_bytes(raw, shown)
 

@@ -134,10 +134,16 @@ def test_ansattporten_pkce_must_be_s256(digdir: Digdir) -> None:
 
 def test_ansattporten_sso_disabled_is_forced_true_by_the_server(
         make_digdir: MakeDigdir) -> None:
-    digdir = make_digdir(ansattporten_sso_forced=True)
+    digdir = make_digdir()  # forced by default, as at Digdir
     client = digdir.create(idporten(integration_type="ansattporten", sso_disabled=False))
     assert client["sso_disabled"] is True
     path = f"/clients/{client['client_id']}"
     assert digdir.api.put(path, json=idporten(integration_type="ansattporten")).json()[
         "sso_disabled"] is True
     assert digdir.create(idporten(sso_disabled=False))["sso_disabled"] is False
+
+
+def test_ansattporten_sso_disabled_as_sent_when_not_forced(make_digdir: MakeDigdir) -> None:
+    digdir = make_digdir(ansattporten_sso_forced=False)
+    client = digdir.create(idporten(integration_type="ansattporten", sso_disabled=False))
+    assert client["sso_disabled"] is False

@@ -71,11 +71,14 @@ def test_expiry_warning_and_renewal() -> None:
         declared, live, now=now, propagation_seconds=600, expiry_warning_days=30
     )
     assert decision.upload is None
-    assert "expires" in decision.warnings[0] and "--renew-keys" in decision.warnings[0]
+    assert "expires" in decision.warnings[0] and "selvsync keygen" in decision.warnings[0]
+    assert "does not renew" in decision.warnings[0]
     renewed = keyplan.decide(
         declared, live, now=now, propagation_seconds=600, expiry_warning_days=30, renew=True
     )
-    assert renewed.upload == [_jwk("a")]
+    # Re-posting an unchanged set renews nothing at Digdir: it is never planned.
+    assert renewed.upload is None
+    assert any("selvsync keygen" in n and "re-posts nothing" in n for n in renewed.notes)
     quiet = keyplan.decide(
         declared,
         [_jwk("a", exp=now + 200 * DAY)],
@@ -120,13 +123,65 @@ def test_key_expiry_warning_reaches_the_plan(tmp_path: Path) -> None:
         late = PlanOptions(now=time.time() + 340 * DAY)
         plan = plan_project(session, options=late)
         assert plan.empty and plan.drift
-        assert any(
-            "m2m: key skatt-api-" in w and "expires" in w
-            for w in plan.environments[0].maintenance
-        )
+        for found in (plan.environments[0].warnings, plan.environments[0].maintenance):
+            assert any("m2m: key skatt-api-" in w and "expires" in w for w in found)
         renew = plan_project(session, options=PlanOptions(now=late.now, renew_keys=True))
-        (change,) = renew.changes
-        assert change.action == Action.UPDATE_KEYS
+        assert renew.empty
+        assert any("selvsync keygen" in n for n in renew.environments[0].notes)
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keys_with_different_exp_are_judged_one_by_one(tmp_path: Path) -> None:
+    """Two keys posted 200 days apart expire 200 days apart; only the older one is warned
+    about, renewal is a new key, and nothing re-posts the set."""
+    clock = _Clock(time.time())
+    emu = make_emulator(clock=clock)
+    proj = ProjectDir(tmp_path / "p")
+    proj.copy_keys(EXAMPLES / "quickstart" / "keys")
+    keyfile = proj.root / "keys" / "skatt-api.jwks.json"
+    first = json.loads(keyfile.read_text())["keys"][0]
+    client = {
+        "integration_type": "maskinporten",
+        "client_name": "M2M",
+        "scopes": ["org:api.read"],
+        "keys": "keys/skatt-api.jwks.json",
+    }
+    proj.write({"m2m": client})
+    with proj.session(emu) as session:
+        assert apply_plan(session, plan_project(session, options=PlanOptions(now=clock.now))).ok
+    # 200 days later a second key joins the first (the rotation's first step keeps the first).
+    clock.now += 200 * DAY
+    assert main(["keygen", "-C", str(proj.root), "skatt-api", "--out",
+                 str(tmp_path / "second.pem")]) == 0
+    with proj.session(emu) as session:
+        plan = plan_project(session, options=PlanOptions(now=clock.now))
+        (change,) = plan.changes
+        assert change.action == Action.UPDATE_KEYS and change.keys_removed == []
+        assert apply_plan(session, plan).ok
+        (cid,) = [c["client_id"] for c in session.listing("test")]
+        exps = {k["kid"]: k["exp"] for k in session.client("test").get_jwks(cid)["keys"]}
+    assert len(exps) == 2
+    second = next(kid for kid in exps if kid != first["kid"])
+    assert exps[second] - exps[first["kid"]] == pytest.approx(200 * DAY, abs=2)
+    # 350 days after the first posting: only the first key is about to expire.
+    late = clock.now + 150 * DAY
+    with proj.session(emu) as session:
+        for renew in (False, True):
+            plan = plan_project(session, options=PlanOptions(now=late, renew_keys=renew))
+            warnings = plan.environments[0].warnings
+            assert [w for w in warnings if "expires" in w] == [
+                w for w in warnings if first["kid"] in w
+            ]
+            assert len([w for w in warnings if "expires" in w]) == 1
+            # Both keys are declared and registered: nothing to write, renewal or not.
+            assert plan.empty, [c.action for c in plan.changes]
 
 
 def test_old_secret_is_rotated_and_recorded(tmp_path: Path) -> None:

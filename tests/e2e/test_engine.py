@@ -11,10 +11,11 @@ import pytest
 from selvsync.apply.runner import apply_plan
 from selvsync.emulator import Emulator
 from selvsync.errors import StalePlanError
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.live.read import read_snapshot
 from selvsync.marker import parse
-from selvsync.plan import planfile
+from selvsync.plan import freshness
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import Plan, PlanOptions
 from selvsync.plan.results import Status
@@ -251,11 +252,11 @@ def test_plan_file_refuses_when_live_state_moved(
     counters_before = emu.counters()
     with proj.session(emu) as session:
         snaps = {
-            e.name: read_snapshot(session.client(e.name), planfile.jwks_ids(e), 4)
+            e.name: read_snapshot(session.client(e.name), freshness.jwks_ids(e), 4)
             for e in saved.environments
         }
         with pytest.raises(StalePlanError, match=f"client {cid} .'web'. changed"):
-            planfile.check_fresh(saved, snaps)
+            freshness.check_fresh(saved, snaps)
     writes = {k: v for k, v in emu.counters().items() if not k.startswith("GET")}
     assert writes == {k: v for k, v in counters_before.items() if not k.startswith("GET")}
 
@@ -273,11 +274,11 @@ def test_plan_file_applied_twice_never_duplicates(
                 e.name: read_snapshot(session.client(e.name), [], 4) for e in saved.environments
             }
             if attempt == 0:
-                planfile.check_fresh(saved, snaps)
+                freshness.check_fresh(saved, snaps)
                 assert apply_plan(session, saved).ok
             else:
                 with pytest.raises(StalePlanError, match="planned for create but now exists"):
-                    planfile.check_fresh(saved, snaps)
+                    freshness.check_fresh(saved, snaps)
     assert len(active(emu)) == 1
 
 

@@ -148,3 +148,41 @@ def test_warns_without_credentials_and_off_loopback(monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 0
     assert "not bound to loopback" in result.stderr
     assert "every API call gets 401" in result.stderr
+
+
+def test_fidelity_options(monkeypatch: pytest.MonkeyPatch, started: list[RunningServer]) -> None:
+    seen: dict[str, Any] = {}
+    ansatt = {**maskinporten(), "integration_type": "ansattporten", "scopes": [],
+              "grant_types": ["authorization_code"], "sso_disabled": False,
+              "redirect_uris": ["https://a.example.no/cb"],
+              "post_logout_redirect_uris": ["https://a.example.no/"]}
+
+    def use() -> None:
+        with httpx.Client(base_url=started[0].url + "/api/v1",
+                          headers={"Authorization": "Bearer dev"}) as http:
+            bad = http.post("/clients", json={"integration_type": "idporten"})
+            seen["error"] = (bad.headers["content-type"], bad.text)
+            made = http.post("/clients", json=maskinporten()).json()
+            seen["jwks"] = http.get(f"/clients/{made['client_id']}/jwks").json()
+            seen["ansatt"] = http.post("/clients", json=ansatt).json()
+            seen["scopes"] = http.get("/scopes")
+            seen["prefixes"] = http.get("/prefix").json()
+
+    result = run(monkeypatch, ["--token", "dev", "--error-shape", "plain", "--keyless-jwks",
+                               "empty", "--no-ansattporten-sso-forced", "--empty-list-status",
+                               "none", "--scope-prefix", "skatt"], use)
+    assert result.exit_code == 0, result.output
+    assert seen["error"][0].startswith("text/plain") and "client_name" in seen["error"][1]
+    assert seen["jwks"] == {}
+    assert seen["ansatt"]["sso_disabled"] is False
+    assert seen["scopes"].status_code == 200 and seen["scopes"].json() == []
+    assert [p["prefix"] for p in seen["prefixes"]] == ["skatt"]
+
+
+def test_fidelity_option_usage_errors() -> None:
+    runner = CliRunner()
+    for args in (["--error-shape", "json"], ["--keyless-jwks", "null"],
+                 ["--empty-list-status", "abc"], ["--foreign-client-status", "500"],
+                 ["--scope-prefix", "Not Valid"]):
+        result = runner.invoke(cli_emulator.emulator_command, ["--token", "t", *args])
+        assert result.exit_code == 2, (args, result.output)

@@ -51,15 +51,22 @@ def test_ranks_are_unique() -> None:
 
 def test_orders_and_phases_are_the_documented_ones() -> None:
     A = Action
-    assert render_order() == [A.DEACTIVATE, A.REPLACE, A.CREATE, A.ADOPT, A.UPDATE,
-                              A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT]
+    assert render_order() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE,
+                              A.CREATE, A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.ADOPT, A.UPDATE,
+                              A.SCOPE_UPDATE, A.GRANT, A.UPDATE_KEYS, A.ROTATE_SECRET,
+                              A.MERCHANT]
     assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT,
-                              A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT]
+                              A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT, A.SCOPE_DEACTIVATE,
+                              A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE, A.GRANT,
+                              A.REVOKE]
+    # Scopes before clients (a client may declare a scope made in the same apply); grants
+    # after their scopes; revocations and deactivations last.
     assert [set(p) for p in apply_phases()] == [
-        {A.CREATE}, {A.ADOPT, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
-        {A.MERCHANT}, {A.DEACTIVATE},
+        {A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE}, {A.CREATE, A.GRANT},
+        {A.ADOPT, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
+        {A.MERCHANT}, {A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE},
     ]
-    assert destructive() == [A.DEACTIVATE, A.REPLACE]
+    assert destructive() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE]
     assert always_counted() == {A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE}
 
 
@@ -67,7 +74,7 @@ def test_orders_and_phases_are_the_documented_ones() -> None:
 
 ARCHIVE = cast(Action, "archive")  # not an Action member: stands for one added later
 ARCHIVE_ROW = ActionSpec(
-    "@", "to archive", "Archive", "cyan", apply_phase=7, render_rank=8, phrase_rank=8,
+    "@", "to archive", "Archive", "cyan", apply_phase=8, render_rank=20, phrase_rank=20,
     destructive=True,
 )
 

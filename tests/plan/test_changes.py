@@ -52,7 +52,8 @@ def test_summaries_count_every_action() -> None:
     plan = _plan()
     assert plan.environments[0].summary() == {
         "deactivate": 1, "replace": 0, "create": 2, "adopt": 0, "update": 1,
-        "update-keys": 0, "rotate-secret": 0, "merchant": 1,
+        "update-keys": 0, "rotate-secret": 0, "merchant": 1, "scope-deactivate": 0,
+        "revoke": 0, "scope-create": 0, "scope-reactivate": 0, "scope-update": 0, "grant": 0,
     }
     assert plan.summary()["replace"] == 1 and plan.summary()["create"] == 2
     assert list(plan.summary()) == list(plan.environments[0].summary())
@@ -104,7 +105,7 @@ def test_the_document_masks_sensitive_fields() -> None:
 
 @pytest.mark.parametrize("bad", [
     {}, {"kind": "selvsync-plan", "format_version": 99},
-    {"kind": "selvsync-plan", "format_version": 1, "orgno": "1", "owner": "o",
+    {"kind": "selvsync-plan", "format_version": 2, "orgno": "1", "owner": "o",
      "environments": [], "changes": [{"environment": "nowhere", "key": "k",
                                       "action": "create", "fields": []}]},
 ])

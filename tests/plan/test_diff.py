@@ -33,11 +33,12 @@ LOGIN: dict[str, Any] = {
 
 def test_catalogue_derived_names() -> None:
     assert WRITABLE_FIELDS[:3] == ("integration_type", "application_type", "client_name")
-    assert len(WRITABLE_FIELDS) == 19 and "client_id" not in WRITABLE_FIELDS
+    assert len(WRITABLE_FIELDS) == 20 and "client_id" not in WRITABLE_FIELDS
+    assert "backchannel_logout_uri" in WRITABLE_FIELDS
     assert {"grant_types", "scopes", "redirect_uris", "post_logout_redirect_uris"} == SET_FIELDS
     assert {"integration_type"} == IMMUTABLE_FIELDS
     assert set(READ_ONLY) == {"client_orgno", "supplier_orgno", "created", "last_updated",
-                              "active", "jwks_uri"}
+                              "active", "jwks_uri", "backchannel_logout_session_required"}
     assert len(BY_NAME) == len(FIELDS)
     assert SERVER_ADDED_SCOPES["idporten"] == {"openid", "profile"}
     assert "maskinporten" not in SERVER_ADDED_SCOPES

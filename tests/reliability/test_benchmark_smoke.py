@@ -4,10 +4,12 @@ timings: speed is what `python -m benchmarks` measures."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
 from benchmarks.plan_bench import plan_scenarios
+from benchmarks.rate_bench import rate_scenarios
 from benchmarks.run import table
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
 from benchmarks.workload import AdminKey
@@ -25,6 +27,8 @@ TINY = Config(
     apply_ks=(1, 2),
     rate_limited=(4, 1, 1, 1),
     token_clients=2,
+    b7_creates=3,
+    b7_rates=(0, 50),
     memory_max_n=3,
     profile=False,
 )
@@ -40,7 +44,9 @@ def _by_id(rows: list[Row]) -> dict[str, list[Row]]:
 
 def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKey) -> None:
     rows: list[Row] = []
-    for scenario in (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario):
+    scenarios = (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario,
+                 rate_scenarios)
+    for scenario in scenarios:
         rows += scenario(admin, TINY, lambda _: None)
     rows += c0_parallel_latency(admin, lambda _: None)
     found = _by_id(rows)
@@ -79,8 +85,29 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
     assert b6.met, b6.verdict
     assert b6.requests["POST /token"] == 4 and b6.requests["POST /clients"] == 4
 
+    # B7: every create sent once; a bucket of 50 never refuses 3 creates.
+    for row in found["B7"]:
+        assert row.requests == {"POST /token": 1, "GET /clients": 2, "POST /clients": 3}
+        assert row.extra["failed"] == 0 and row.extra["duplicates"] == 0
+        assert row.extra["responses_429"] == 0
+
     (c0,) = found["C0"]
     assert c0.requests == {"GET /clients/{id}": 20}
 
     assert table(rows).count("\n") == len(rows) + 1  # header, rule, one line per row
     json.dumps([row.as_dict() for row in rows])  # the results file can hold every row
+
+
+def test_the_scope_benchmark_counts_two_listings_plus_one_read_per_scope(
+    admin: AdminKey,
+) -> None:
+    from benchmarks.scopes_bench import scope_scenario
+
+    config = dataclasses.replace(TINY, scopes=(6, 3), scope_latency_ms=1)
+    apply_row, *plans = scope_scenario(admin, config, lambda _: None)
+    assert apply_row.met and apply_row.extra["writes"] == 6 + 6 * 3
+    for row in plans:
+        assert row.met and row.extra["plan_empty"]
+        assert row.requests == {
+            "GET /clients": 1, "GET /prefix": 1, "GET /scopes": 1, "GET /scopes/access": 6,
+        }

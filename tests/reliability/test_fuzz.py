@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import main
 from selvsync.errors import ConfigError, ExitCode
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
-from selvsync.plan import planfile
 from selvsync.yaml import load_bytes
 from tests.harness import ProjectDir, idporten, make_emulator
 

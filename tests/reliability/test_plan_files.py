@@ -93,9 +93,10 @@ def test_two_checkouts_racing_never_duplicate(
     assert writes(emu) == {"POST /clients": 4, "DELETE /clients/{id}": 2}
     err = results[0].err  # both runs' output, interleaved
     assert err.count("was also created by another apply running at the same time; kept") == 2
-    # The keeper either saw the twins (and says the other run retires them: exit 5, not yet
-    # converged when it looked) or looked after they were gone (exit 0).
-    assert sorted(r.code for r in results)[0] == ExitCode.OK
+    # A keeper either saw the twins (and says the other run retires them: exit 5, not yet
+    # converged when it looked) or looked after they were gone (exit 0). With two clients each
+    # run may keep one and retire the other, so both can exit 5; none ever fails otherwise.
+    assert {r.code for r in results} <= {ExitCode.OK, ExitCode.PARTIAL}
     if ExitCode.PARTIAL in (r.code for r in results):
         assert "that run deactivates its own twin when it finishes" in err
     assert cli("plan", "-C", str(proj.root), "--detailed-exitcode").code == ExitCode.OK

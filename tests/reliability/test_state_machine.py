@@ -44,9 +44,9 @@ from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli import main
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode, SelvsyncError
+from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.live.session import Session
-from selvsync.plan import planfile
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
 from selvsync.plan.safety import Overrides, apply_overrides
 from tests.harness import ProjectDir, factory_for, idporten, make_emulator, raw_clients

@@ -26,8 +26,6 @@ import httpx
 
 from selvsync.api.auth.base import (
     GRANT_TYPE,
-    READ_SCOPES,
-    WRITE_SCOPES,
     BuildContext,
     Builder,
     TokenProvider,
@@ -44,7 +42,7 @@ from selvsync.api.auth.maskinporten import (
 from selvsync.api.auth.static import StaticTokenProvider, build_static
 from selvsync.api.errors import CredentialsError
 from selvsync.api.retry import RetryPolicy
-from selvsync.model import AUTH_METHODS
+from selvsync.model import AUTH_METHODS, READ_SCOPES, WRITE_SCOPES
 
 __all__ = [
     "GRANT_TYPE",

@@ -17,10 +17,9 @@ import httpx
 
 from selvsync.api.errors import CredentialsError
 from selvsync.api.retry import RetryPolicy
+from selvsync.model import READ_SCOPES, WRITE_SCOPES, WRITE_SCOPES_ALLOWED
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
-WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
 
 
 @runtime_checkable
@@ -57,11 +56,16 @@ class Builder(Protocol):
 
 
 def scopes_for(settings: Mapping[str, Any], command: str) -> tuple[str, ...]:
-    """The scopes ``command`` ("plan" or "apply") asks for: least privilege by default."""
+    """The scopes ``command`` asks for. Only "apply" (apply, rotate-secret, merchant confirm)
+    gets write scopes; `auth.scopes.apply` in YAML may narrow them, never widen (the config
+    check refuses anything else, and this filter holds even if it were bypassed)."""
+    if command != "apply":
+        return READ_SCOPES
     configured = settings.get("scopes") or {}
-    if isinstance(configured, Mapping) and configured.get(command):
-        return tuple(str(s) for s in configured[command])
-    return WRITE_SCOPES if command == "apply" else READ_SCOPES
+    wanted = configured.get("apply") if isinstance(configured, Mapping) else None
+    if not wanted:
+        return WRITE_SCOPES
+    return tuple(s for s in dict.fromkeys(str(s) for s in wanted) if s in WRITE_SCOPES_ALLOWED)
 
 
 def resolve(project_dir: Path, value: str) -> Path:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from selvsync.api.errors import CredentialsError
+from selvsync.files import read_regular
 from selvsync.sensitive.value import Secret
 
 RsaKey = rsa.RSAPrivateKey
@@ -39,7 +40,7 @@ def check_private_file(path: Path) -> None:
     except FileNotFoundError:
         raise CredentialsError(f"{path}: file not found") from None
     except OSError as exc:
-        raise CredentialsError(f"{path}: cannot read ({exc.strerror})") from None
+        raise CredentialsError(f"{path}: cannot read ({exc.strerror or exc})") from None
     # POSIX permission bits mean nothing useful on Windows; ACLs guard files there.
     if os.name != "nt" and mode & 0o077:
         raise CredentialsError(
@@ -50,7 +51,7 @@ def check_private_file(path: Path) -> None:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path, limit=1024 * 1024)
     except OSError as exc:
         raise CredentialsError(f"{path}: cannot read ({exc.strerror})") from None
 
