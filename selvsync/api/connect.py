@@ -61,7 +61,7 @@ def default_factory(
             token_endpoint = endpoints(
                 env.issuer,
                 untrusted=untrusted,
-                ca_bundle=ca_bundle_from(auth, project.root),
+                ca_bundle=ca_bundle_from(env_vars),
             )
         provider = build_token_provider(
             auth,
@@ -76,7 +76,7 @@ def default_factory(
             token_provider=provider,
             scopes=scopes_for(auth, command),
             concurrency=env.concurrency,
-            ca_bundle=ca_bundle_from(auth, project.root),
+            ca_bundle=ca_bundle_from(env_vars),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,
             merchant_list_path=EMULATOR_MERCHANT_LIST_PATH if env.merchant_api else None,
         )

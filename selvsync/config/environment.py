@@ -119,6 +119,13 @@ def _check_auth(
                 f"auth method '{auth.get('method')}' needs `{key}`",
             )
     _check_scopes(auth.get("scopes"), here, doc, fail)
+    if "ca_bundle" in auth:
+        fail(
+            doc.locate_key((*here, "ca_bundle")),
+            dotted((*here, "ca_bundle")),
+            "a CA bundle in YAML would let a pull request choose whom credentials are sent to",
+            "set SELVSYNC_CA_BUNDLE=PATH in the environment of the process instead",
+        )
     if auth.get("method") == "certificate":
         has_p12 = "pkcs12" in auth
         has_pem = "private_key" in auth and "certificate" in auth

@@ -109,13 +109,14 @@ def tokens_for(
     base: str = HOST,
     transport: httpx.BaseTransport | None = None,
     sleep: FakeSleep | None = None,
+    environ: dict[str, str] | None = None,
 ) -> TokenProvider:
     return build_token_provider(
         settings,
         project_dir=directory,
         issuer=issuer,
         token_endpoint=f"{base}/token",
-        environ=ENVIRON,
+        environ={**ENVIRON, **(environ or {})},
         transport=transport,
         sleep=sleep or FakeSleep(),
         retry=POLICY,

@@ -53,8 +53,11 @@ def test_tls_with_a_custom_ca_bundle(emu, pki, tmp_path, tls_server):
     server, ca = tls_server
     assert server.url.startswith("https://127.0.0.1:")
     write_credentials(tmp_path, pki)
-    settings = {**AUTH_MODES["pkcs12"], "ca_bundle": str(ca)}
-    tokens = tokens_for(settings, tmp_path, emu.issuer, base=server.url)
+    # The extra trust comes from the process environment, never from YAML.
+    tokens = tokens_for(
+        AUTH_MODES["pkcs12"], tmp_path, emu.issuer, base=server.url,
+        environ={"SELVSYNC_CA_BUNDLE": str(ca)},
+    )
     with client_for(tokens, WRITE, base=server.url, ca_bundle=str(ca)) as client:
         created = client.create_client(MASKIN)
         assert [c["client_id"] for c in client.list_clients()] == [created.client["client_id"]]

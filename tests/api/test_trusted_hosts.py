@@ -118,3 +118,19 @@ def test_yaml_can_narrow_apply_scopes_but_never_widen_a_token(
     assert "auth.scopes.plan[0]: 'idporten:dcr.write' may not be requested for plan" in err
     assert "auth.scopes.apply[1]: 'idporten:scopes.write' may not be requested for apply" in err
     assert "auth.scopes.apply[0]" not in err
+
+
+def test_a_ca_bundle_in_yaml_is_refused(
+    tmp_path: Path, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(
+        tmp_path,
+        pki,
+        "https://api.test.samarbeid.digdir.no",
+        "https://test.maskinporten.no/token",
+        ", ca_bundle: certs/attacker-ca.pem",
+    )
+    assert main(["validate", "-C", str(project)]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "environments.test.auth.ca_bundle: a CA bundle in YAML" in err
+    assert "SELVSYNC_CA_BUNDLE" in err

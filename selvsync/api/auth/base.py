@@ -74,10 +74,16 @@ def resolve(project_dir: Path, value: str) -> Path:
     return path if path.is_absolute() else project_dir / path
 
 
-def ca_bundle_from(settings: Mapping[str, Any], project_dir: Path) -> str | None:
-    """The environment's custom CA bundle, if it names one."""
-    value = settings.get("ca_bundle")
-    return str(resolve(project_dir, str(value))) if value else None
+CA_BUNDLE_VARIABLE = "SELVSYNC_CA_BUNDLE"
+
+
+def ca_bundle_from(environ: Mapping[str, str]) -> str | None:
+    """Extra trusted CA certificates (a TLS-inspecting proxy), from the process environment.
+
+    A trust anchor decides who may receive credentials, so it never comes from YAML (which
+    a pull request controls): only ``SELVSYNC_CA_BUNDLE`` (and httpx's ``SSL_CERT_FILE``)."""
+    value = environ.get(CA_BUNDLE_VARIABLE)
+    return str(Path(value).expanduser()) if value else None
 
 
 def require(settings: Mapping[str, Any], key: str, method: str) -> str:

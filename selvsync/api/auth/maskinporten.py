@@ -333,6 +333,6 @@ def _provider(
         clock=context.clock,
         sleep=context.sleep,
         retry=context.retry,
-        ca_bundle=ca_bundle_from(settings, context.project_dir),
+        ca_bundle=ca_bundle_from(context.environ),
         mode=method,
     )
