@@ -105,6 +105,8 @@ class EnvironmentSettings:
     secret_max_age_days: int = 330
     scopes: ScopeSettings = ScopeSettings()
 
+    shares_live_with: tuple[str, ...] = ()  # environments reaching the same organisation
+
     @property
     def is_emulator(self) -> bool:
         return self.api == EMULATOR
@@ -197,6 +199,9 @@ class DesiredState:
     scopes: dict[str, DesiredScope] = field(default_factory=dict)
     merchant: Merchant = Merchant()
     files: list[str] = field(default_factory=list)
+    # Keys declared by environments that share this one's live organisation on purpose
+    # (selvsync.config.sharing): their clients are theirs, never this environment's orphans.
+    shared_keys: frozenset[str] = frozenset()
 
 
 @dataclass

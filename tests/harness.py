@@ -64,7 +64,9 @@ def make_emulator(**options: Any) -> Emulator:
 
 
 def factory_for(
-    emu: Emulator, sleeps: list[float] | None = None
+    emu: Emulator,
+    sleeps: list[float] | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> Callable[[EnvironmentSettings, str], DigdirClient]:
     def sleep(seconds: float) -> None:
         if sleeps is not None:
@@ -76,7 +78,7 @@ def factory_for(
             prefix=env.prefix,
             token_provider=StaticTokenProvider(Secret(TOKEN)),
             scopes=sorted(FULL_SCOPES),
-            transport=emu.transport(),
+            transport=transport if transport is not None else emu.transport(),
             concurrency=env.concurrency,
             sleep=sleep,
             retry=RetryPolicy(),

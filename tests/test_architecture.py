@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "selvsync": 0,  # __init__: the version only
     "errors": 0,
     "gcpause": 0,
+    "text": 0,  # showing untrusted text safely
     "emulator": 0,  # self-contained: imports nothing else from selvsync
     "files": 1,  # safe reads and atomic writes
     "marker": 2,

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from selvsync.errors import SelvsyncError
 from selvsync.sensitive.redact import redact
+from selvsync.text import escape
 
 # Enough of a plain-text or HTML body to recognise it, not enough to flood a terminal.
 _TEXT_EXCERPT = 300
@@ -117,15 +117,7 @@ def _repeats(candidate: str, parts: list[str]) -> bool:
 def escape_controls(text: str) -> str:
     """``text`` with control and format characters (ANSI escapes, bidi overrides, line
     breaks) written as visible escapes, so live text cannot steer a terminal or a log."""
-    out: list[str] = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cf", "Zl", "Zp"):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    return escape(text)
 
 
 def _clean(text: str) -> str:

@@ -139,7 +139,9 @@ def _main(args: list[str]) -> int:
         click.echo(f"{count} error{'s' if count != 1 else ''} in the configuration", err=True)
         return exc.exit_code
     except SelvsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
+        from selvsync.render.common import clean_lines  # only on this path: start-up cost
+
+        click.echo(clean_lines(f"error: {exc}"), err=True)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

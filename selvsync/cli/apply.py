@@ -136,7 +136,7 @@ def apply(
             return ExitCode.INTERRUPTED
         after = check_after_apply(session)
         for note in twin_notes(after):
-            click.echo(note, err=True)
+            progress(note)
         leftover = after.plan
     return _conclude(report, leftover, manual)
 
@@ -186,7 +186,7 @@ def _conclude(report: ApplyReport, leftover: Plan, manual: int) -> int:
         return ExitCode.PARTIAL if report.wrote_anything else ExitCode.ERROR
     if leftover.automatic or leftover.refusals(force=True):
         for reason in leftover.refusals(force=True):
-            click.echo(f"after apply: {reason}", err=True)
+            progress(f"after apply: {reason}")
         click.echo("After apply, live state still differs from the configuration:", err=True)
         click.echo(render.render_text(leftover, color=False), err=True, nl=False)
         return ExitCode.PARTIAL

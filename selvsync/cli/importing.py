@@ -18,7 +18,7 @@ import click
 
 from selvsync import config
 from selvsync.cli import connecting
-from selvsync.cli.options import directory_option, one_environment_option
+from selvsync.cli.options import directory_option, one_environment_option, progress
 from selvsync.errors import ExitCode
 from selvsync.live.session import Session
 from selvsync.model import Project
@@ -116,7 +116,7 @@ def import_command(
     """
     project, note = _load(directory, env)
     if note is not None:
-        click.echo(note, err=True)
+        progress(note)
     if scopes:
         return _import_scopes(project, directory, env, out, force)
     with Session(project, connecting.default_factory(project), command="plan") as session:

@@ -66,8 +66,11 @@ def color(stream: Any) -> bool:
 
 
 def progress(message: str) -> None:
-    """Progress and diagnostics go to stderr; stdout carries only the command's result."""
-    click.echo(message, err=True)
+    """Progress and diagnostics go to stderr; stdout carries only the command's result.
+    They may quote live data (names, Digdir's messages): escaped like every rendered value."""
+    from selvsync.render.common import clean_lines
+
+    click.echo(clean_lines(message), err=True)
 
 
 def override_options(func: FC) -> FC:

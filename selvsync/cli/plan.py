@@ -67,7 +67,7 @@ def use_overrides(plan: Plan, overrides: Overrides) -> None:
 def explain_refusals(plan: Plan) -> list[str]:
     reasons = plan.refusals()
     for reason in reasons:
-        click.echo(f"refused: {reason}", err=True)
+        progress(f"refused: {reason}")
     return reasons
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from selvsync import rules
-from selvsync.config import keyfiles, schema
+from selvsync.config import keyfiles, schema, sharing
 from selvsync.config import scopes as scopeconf
 from selvsync.config.environment import parse_environment
 from selvsync.config.resolve import Substituter, merge_with_origins
@@ -165,7 +165,9 @@ class _ProjectLoader:
                         if guess
                         else "declared: " + ", ".join(environments),
                     )
-        return Project(self.root, orgno, owner, environments), doc
+        project = Project(self.root, orgno, owner, environments)
+        sharing.check_shared_live(project, doc.locate, self._fail)
+        return project, doc
 
     def states(self, project: Project, doc: Document, only: list[str] | None) -> None:
         """shared.yaml and the environment files, into ``project.states``; then raise
@@ -173,14 +175,31 @@ class _ProjectLoader:
         environments = project.environments
         shared = self._shared()
         selected = [n for n in environments if not only or n in only]
-        files = self._environment_files(doc, environments, selected)
+        # Environments sharing a selected one's live organisation are read too: their keys
+        # tell which live clients are theirs (never this run's orphans).
+        needed = [
+            n for n in environments if n in selected or any(
+                n in sharing.siblings(project, s) for s in selected
+            )
+        ]
+        files = self._environment_files(doc, environments, needed)
         # Scopes (API providers): consumer groups and shared scope definitions, read once.
         shared_doc = self.loaded.get(self.root / SHARED_FILE)
         self.scope_groups = scopeconf.consumer_groups([doc, shared_doc], self.root, self.errors)
         self.shared_scopes = scopeconf.shared_scopes(shared_doc, self.errors)
-        for name in selected:
+        for name in needed:
             project.states[name] = self._state(project, name, files.get(name, []), shared, doc)
+        declared = {name: set(state.clients) for name, state in project.states.items()}
+        sharing.check_distinct_keys(project, declared, doc.locate, self._fail)
+        for name in needed:
+            if name not in selected:
+                del project.states[name]
+                continue
             self.errors.extend(check_secret_sinks(project.states[name]))
+            others = sharing.siblings(project, name)
+            project.states[name].shared_keys = frozenset(
+                key for other in others for key in declared.get(other, ())
+            )
         if self.errors:
             raise ConfigError(self.errors)
 

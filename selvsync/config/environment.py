@@ -81,6 +81,7 @@ def parse_environment(
         safety=SafetyLimits(**safety),
         secrets=secrets,
         merchant_api=bool(raw.get("merchant_api", api == EMULATOR)),
+        shares_live_with=tuple(str(n) for n in raw.get("shares_live_with") or ()),
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,

@@ -14,6 +14,7 @@ from typing import Any
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import NotFoundError
 from selvsync.gcpause import paused_gc
+from selvsync.live.checks import check_listing
 from selvsync.live.writelog import WriteLog
 from selvsync.marker import classify_owner
 from selvsync.model import DesiredClient, DesiredState
@@ -23,7 +24,9 @@ from selvsync.plan.changes import LiveSnapshot
 def list_all(client: DigdirClient) -> list[dict[str, Any]]:
     """Every client, deactivated ones included: the one listing a plan reads."""
     with paused_gc():  # decoding thousands of clients: see selvsync.gcpause
-        return client.list_clients(inactive=True)
+        clients = client.list_clients(inactive=True)
+    check_listing(clients, f"GET {client.prefix}/clients")
+    return clients
 
 
 def read_live(
@@ -35,6 +38,8 @@ def read_live(
 ) -> LiveSnapshot:
     """The listing (``listed`` if already read), plus the key sets the plan needs."""
     clients = list_all(client) if listed is None else listed
+    if state.shared_keys:
+        clients = _without_siblings(clients, state.shared_keys, owner)
     if written is not None:
         clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
@@ -116,3 +121,15 @@ def _ids_of_declared(
         if key is not None and key in with_keys:
             out.append(cid)
     return sorted(out)
+
+
+def _without_siblings(
+    clients: list[dict[str, Any]], keys: frozenset[str], owner: str
+) -> list[dict[str, Any]]:
+    """The listing without the clients of environments that share this live organisation."""
+    out = []
+    for live in clients:
+        marker, _ = classify_owner(live.get("description"), owner)
+        if marker is None or marker.key not in keys:
+            out.append(live)
+    return out

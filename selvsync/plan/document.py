@@ -23,6 +23,7 @@ from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
 from selvsync.plan.safety import Refusal, RefusalKind
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
+from selvsync.text import escape_json
 
 FORMAT_VERSION: Final = 2  # 2: scope actions (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
@@ -128,8 +129,10 @@ def plan_document(plan: Plan, *, plan_file: bool = False) -> dict[str, Any]:
 
 def dumps(plan: Plan, *, plan_file: bool = False) -> str:
     """:func:`plan_document` as stable, indented JSON text ending in a newline."""
-    return json.dumps(plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False,
-                      ensure_ascii=False) + "\n"
+    text = json.dumps(
+        plan_document(plan, plan_file=plan_file), indent=2, sort_keys=False, ensure_ascii=False
+    )
+    return escape_json(text) + "\n"
 
 
 def from_dict(data: Any) -> Plan:

@@ -9,7 +9,6 @@ order come from :data:`selvsync.plan.actions.ACTIONS`; masking from
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -18,6 +17,7 @@ from selvsync.plan.changes import Change, EnvironmentPlan
 from selvsync.plan.diff import FieldChange
 from selvsync.rules.fields import IMMUTABLE_FIELDS
 from selvsync.sensitive.mask import MASK, is_hidden
+from selvsync.text import escape
 
 # Live-client classes in the order a reader expects; unknown ones follow, sorted.
 LIVE_ORDER: Final = ("managed", "orphaned", "foreign", "unmarked", "inactive")
@@ -29,11 +29,15 @@ FORCES_REPLACEMENT: Final = "forces replacement"
 
 
 def clean(text: str) -> str:
-    """``text`` with control characters escaped, so that live data (a description, a
-    client_id) cannot move the cursor or inject colour codes into a terminal or CI log."""
-    if text.isprintable():
-        return text
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in text)
+    """``text`` with control and invisible characters escaped (selvsync.text), so that live
+    data (a description, a client_id) cannot move the cursor, inject colour codes or reorder
+    what a reviewer reads in a terminal, a CI log or a PR comment."""
+    return escape(text)
+
+
+def clean_lines(text: str) -> str:
+    """:func:`clean` for each line of a message that may span lines (errors, warnings)."""
+    return "\n".join(clean(line) for line in text.split("\n"))
 
 
 def _json_default(obj: object) -> str:

@@ -113,14 +113,14 @@ def test_control_characters_from_the_body_are_escaped() -> None:
     parsed = parse_error_body(body, "application/json")
     summary = parsed.summary()
     assert "\x1b" not in summary and "\n" not in summary and "\u202e" not in summary
-    assert "\\x1b[31mred" in summary and "\\u202e" in summary
-    assert escape_controls("a\tb") == "a\\x09b"
+    assert "\\u001b[31mred" in summary and "\\u202e" in summary
+    assert escape_controls("a\tb") == "a\\u0009b"
 
 
 @pytest.mark.parametrize(
     ("content", "ctype", "shown", "correlation"),
     [
-        (b"Client not found\x1b[2J", "text/plain", "Client not found\\x1b[2J", None),
+        (b"Client not found\x1b[2J", "text/plain", "Client not found\\u001b[2J", None),
         (
             b'{"status": 400, "correlation_id": "abc-123", "errors": [{"errorMessage": "cut',
             "application/json",
