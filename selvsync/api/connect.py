@@ -22,6 +22,7 @@ from selvsync.api.auth import (
 )
 from selvsync.api.auth.discovery import TokenEndpoints, Untrusted, discover_token_endpoint
 from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
+from selvsync.errors import ConfigError, Diagnostic, Position
 from selvsync.model import EnvironmentSettings, Project, auth_for
 from selvsync.sensitive.value import Secret
 
@@ -88,10 +89,16 @@ def _embedded(project: Project, env: EnvironmentSettings) -> DigdirClient:
     # Imported here: only emulator environments pay for it, and the client module never
     # depends on the emulator.
     from selvsync.emulator import FULL_SCOPES, Emulator
+    from selvsync.emulator.store import DatabaseFileError
 
     db = env.emulator_db or project.root / ".selvsync" / f"emulator-{env.name}.sqlite"
     Path(db).parent.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(db, prefix=env.prefix)
+    try:
+        emulator = Emulator(db, prefix=env.prefix)
+    except DatabaseFileError as exc:
+        raise ConfigError(
+            [Diagnostic(Position(str(db), 1, 1), f"environments.{env.name}.emulator_db", str(exc))]
+        ) from None
     token = secrets.token_urlsafe(24)
     emulator.add_token(token, project.orgno, FULL_SCOPES)
     # Digdir gives an API provider its prefixes by hand; the embedded emulator gives the

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -29,7 +30,13 @@ from typing import TypeVar
 
 import httpx
 
-from selvsync.api.errors import ApiError, RetryAfterTooLongError, RetryBudgetExceededError
+from selvsync.api.errors import (
+    ApiError,
+    NetworkError,
+    RetryAfterTooLongError,
+    RetryBudgetExceededError,
+)
+from selvsync.sensitive.redact import redact
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # Statuses that say the server did not act on the request: safe to resend even a POST.
@@ -170,6 +177,27 @@ class Failed:
     why: str  # for the message when the budget or the Retry-After cap stops us
     status: int | None = None
     retry_after: str | None = None  # the server's Retry-After header, if any
+
+
+def network_failure(
+    doing: str,
+    *,
+    method: str,
+    path: str,
+    attempt: int,
+    started: float,
+    why: str,
+    status: int | None = None,
+    retry_after: str | None = None,
+) -> Failed:
+    """A failed attempt at ``doing`` ("could not read ... at URL") as a retryable NetworkError."""
+    error = NetworkError(
+        f"{doing}: {redact(why)} (after {attempt} attempts)",
+        method=method,
+        path=path,
+        attempts=attempt,
+    )
+    return Failed(error, time.monotonic() - started, why, status=status, retry_after=retry_after)
 
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Digdir's scope administration for Maskinporten API providers, over HTTP.
 
-Same base and prefix as ``/clients`` (digdir-api.md, "Scopes"). A scope's name goes in the
+Same base and prefix as ``/clients`` (docs/scopes.md). A scope's name goes in the
 query string (``?scope=prefix:subscope``) because it may hold ``/``.
 
 Reads ask for ``idporten:scopes.read`` and writes for ``idporten:scopes.write``, each on its own

@@ -47,7 +47,7 @@ class FileSink:
     def preflight(self) -> None:
         directory = self.path.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SecretSinkError(
                 f"secret file {self.path}: cannot create its folder ({exc.strerror})"
@@ -148,5 +148,6 @@ def sink_for(settings: Mapping[str, Any] | None, root: Path) -> SecretSink | Non
     if not settings:
         return None
     if "file" in settings:
-        return FileSink(root / str(settings["file"]))
+        # `~` is the user's home, never a folder named "~" in the project.
+        return FileSink(root / Path(str(settings["file"])).expanduser())
     return CommandSink([str(a) for a in settings["command"]], root)

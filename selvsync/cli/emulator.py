@@ -16,6 +16,7 @@ import click
 from selvsync.emulator import DEFAULT_ISSUER, Emulator
 from selvsync.emulator.faults import ERROR_SHAPES, KEYLESS_JWKS, ErrorShape, KeylessJwks
 from selvsync.emulator.server import serve
+from selvsync.emulator.store import DatabaseFileError
 from selvsync.emulator.validation import valid_orgno
 
 DEFAULT_ORGNO = "991825827"
@@ -115,6 +116,8 @@ def emulator_command(db: Path | None, host: str, port: int, token: str | None, o
                        onbehalfof_spelling=onbehalfof_spelling,
                        scope_query_list=scope_query_list,
                        consumer_access_approved_only=consumer_access_approved_only)
+    except DatabaseFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--prefix") from None
     for scope_prefix in scope_prefixes:

@@ -9,7 +9,12 @@ import click
 
 from selvsync.cli.options import directory_option
 from selvsync.errors import ExitCode
-from selvsync.scaffold.keygen import check_private_target, generate, write_private
+from selvsync.scaffold.keygen import (
+    check_key_name,
+    check_private_target,
+    generate,
+    write_private,
+)
 
 
 @click.command()
@@ -26,6 +31,7 @@ from selvsync.scaffold.keygen import check_private_target, generate, write_priva
 @click.option("--force", is_flag=True, help="Overwrite an existing private key file.")
 def keygen(directory: Path, key: str, out: str, bits: int, force: bool) -> int:
     """Create a key pair for client KEY: public JWK into keys/KEY.jwks.json."""
+    check_key_name(key)
     if out != "-":
         check_private_target(directory, Path(out), force=force)
     generated = generate(directory, key, bits=bits)

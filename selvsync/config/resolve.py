@@ -15,6 +15,9 @@ from selvsync.yaml.positions import MergedOrigins, Origins, PathKey, dotted
 
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# One expanded value may be this long: far beyond any Digdir field, far below what a file of
+# references to one big variable could otherwise amplify into (100 000 x 1 MiB).
+MAX_EXPANDED = 64 * 1024
 
 
 class Substituter:
@@ -42,6 +45,19 @@ class Substituter:
     def _string(self, text: str, origins: Origins, path: PathKey, prefix: str) -> str:
         pos = origins.get(path)
         field = prefix + dotted_suffix(path)
+        size = len(text) + sum(
+            len(self.variables.get(m.group(1) or "", "")) for m in _VAR.finditer(text)
+        )
+        if size > MAX_EXPANDED:
+            self.errors.append(
+                Diagnostic(
+                    pos,
+                    field,
+                    f"expands to about {size} characters, more than the {MAX_EXPANDED} allowed",
+                    "use shorter variables or fewer references",
+                )
+            )
+            return text
 
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$${":

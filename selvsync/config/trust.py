@@ -29,7 +29,7 @@ class DigdirEnvironment:
     token_endpoint: str
 
 
-# Digdir's published hosts (digdir-api.md, "Hosts and environments").
+# Digdir's published hosts (docs/authentication.md has the table).
 DIGDIR: dict[str, DigdirEnvironment] = {
     "prod": DigdirEnvironment(
         api="https://api.samarbeid.digdir.no",

@@ -74,8 +74,21 @@ class KeySet:
     last_updated: float
 
 
+class DatabaseFileError(Exception):
+    """The emulator's database file cannot be used (not SQLite, another schema, unreadable)."""
+
+
 class Store:
     def __init__(self, db: str | Path = ":memory:") -> None:
+        try:
+            self._open(db)
+        except sqlite3.Error as exc:
+            raise DatabaseFileError(
+                f"{db}: not a usable emulator database ({exc}); move it away or delete it to "
+                "start from an empty emulator"
+            ) from None
+
+    def _open(self, db: str | Path) -> None:
         self._lock = threading.RLock()
         self._depth = 0
         if str(db) != ":memory:":
@@ -85,8 +98,8 @@ class Store:
         with self.transaction():
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
-                raise RuntimeError(f"emulator database {db} has schema {version}, "
-                                   f"expected {SCHEMA_VERSION}: use a new file")
+                raise DatabaseFileError(f"{db}: emulator database of schema {version}, "
+                                        f"expected {SCHEMA_VERSION}: use a new file")
             self._conn.executescript(SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -1,6 +1,6 @@
 """What selvsync knows about Maskinporten scopes: fields, server defaults, names, ownership.
 
-Digdir's scope fields are spelled as the API spells them (digdir-api.md, "Scopes"). The server
+Digdir's scope fields are spelled as the API spells them (docs/scopes.md). The server
 fills defaults for omitted fields and a PUT is a full replace, so a field the YAML omits is
 compared against (and reset to) its default; fields selvsync does not know are carried over
 from the live scope unchanged, never erased.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import SplitResult, urlsplit
 
 Path = tuple[str | int, ...]
@@ -71,6 +72,37 @@ def registrable_domain(host: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
+def _check_ascii(uri: str, path: Path, report: Report) -> None:
+    """Digdir and RFC 3986 take ASCII only: a look-alike or invisible character (a Cyrillic
+    'а', a zero-width space) would make a URI that differs from the one people read."""
+    for index, char in enumerate(uri):
+        if char.isascii():
+            continue
+        name = unicodedata.name(char, "unnamed character")
+        where = f"U+{ord(char):04X} {name} at position {index + 1}"
+        if unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cn"):
+            report(path, f"contains an invisible character ({where})", "delete it")
+        else:
+            try:
+                host = urlsplit(uri).hostname or ""
+            except ValueError:
+                host = ""
+            hint = (
+                f"write the host as punycode: {_punycode(host)}"
+                if host and not host.isascii()
+                else "percent-encode it (UTF-8), e.g. ø as %C3%B8"
+            )
+            report(path, f"contains a non-ASCII character ({where})", hint)
+        return  # one message per URI is enough to find it
+
+
+def _punycode(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "xn--..."
+
+
 def _parse(uri: object, path: Path, report: Report, *, native_loopback: bool) -> SplitResult | None:
     """Checks common to every URI. Returns the parts, or None when nothing more can be said."""
     if not isinstance(uri, str):
@@ -80,6 +112,7 @@ def _parse(uri: object, path: Path, report: Report, *, native_loopback: bool) ->
         return None
     if _WHITESPACE.search(uri):
         report(path, "contains whitespace", "remove it, or percent-encode a space as %20")
+    _check_ascii(uri, path, report)
     if "*" in uri:
         hint = (
             "use port 0 (e.g. http://127.0.0.1:0/callback) to accept any loopback port "
@@ -246,21 +279,15 @@ def check_backchannel_logout_uri(
 
 
 def _redirect_hosts(uris: Sequence[object]) -> set[str]:
-    hosts: set[str] = set()
-    for uri in uris:
-        if not isinstance(uri, str):
-            continue
-        try:
-            host = urlsplit(uri.strip()).hostname
-        except ValueError:
-            continue
-        if host:
-            hosts.add(host.lower())
-    return hosts
+    return {host.lower() for host in _hosts(uris)}
 
 
 def _redirect_domains(uris: Sequence[object]) -> set[str]:
-    domains: set[str] = set()
+    return {registrable_domain(host) for host in _hosts(uris)}
+
+
+def _hosts(uris: Sequence[object]) -> Iterator[str]:
+    """The host of each URI that has one (anything malformed is reported elsewhere)."""
     for uri in uris:
         if not isinstance(uri, str):
             continue
@@ -269,5 +296,4 @@ def _redirect_domains(uris: Sequence[object]) -> set[str]:
         except ValueError:
             continue
         if host:
-            domains.add(registrable_domain(host))
-    return domains
+            yield host

@@ -5,6 +5,7 @@ into a secret store)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,23 @@ class GeneratedKey:
     keys_in_file: int
 
 
+# The same rule as a client key in environment files (schemas/environment.schema.json): the
+# key names a file under keys/, so no path separators, no "..", nothing hidden.
+_KEY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def check_key_name(key: str) -> None:
+    if not _KEY_NAME.fullmatch(key):
+        raise UsageError(
+            f"'{key}' is not a client key: use 1-40 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit (the key under `clients:`)"
+        )
+
+
 def generate(project_root: Path, key: str, *, bits: int = 3072) -> GeneratedKey:
     """Create a key pair and add its public half to keys/<key>.jwks.json (kept, not replaced,
     so a rotation registers the new key next to the old one)."""
+    check_key_name(key)
     if bits < 2048:
         raise UsageError("Digdir needs RSA keys of at least 2048 bits")
     path = project_root / "keys" / f"{key}.jwks.json"

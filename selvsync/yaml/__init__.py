@@ -4,7 +4,7 @@ Why strict: a Norwegian tool must not turn ``NO`` into ``false``. PyYAML impleme
 where ``no``, ``on``, ``1:20``, ``0755`` and ``2024-01-01`` silently become booleans,
 sexagesimal numbers, octal numbers and dates. We never run PyYAML's constructor (or its
 composer): we build plain values ourselves from the parser's events
-(selvsync/yaml_compose.py), so that
+(selvsync/yaml/events.py), so that
 
 * only ``true``/``false`` (YAML 1.2 spellings), ``null``/``~``/empty and plain decimal integers
   without leading zeros get a type; every other plain scalar stays a string, and so does any

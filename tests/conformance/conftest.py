@@ -2,8 +2,8 @@
 httpx, the way real clients (nais/digdirator, oslokommune/okdata-maskinporten-api) call
 Digdir: a bearer token, JSON bodies, absolute URLs under ``{base}{prefix}``.
 
-Each test names the behaviour of /work/shared/digdir-api.md (or of the fidelity issue) that
-it pins down.
+Each test names the behaviour of the API fact sheet (digdir-api.md, kept beside the
+repository), or of the fidelity issue, that it pins down.
 """
 
 from __future__ import annotations

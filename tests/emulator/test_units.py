@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selvsync.emulator.store import Store
+from selvsync.emulator.store import DatabaseFileError, Store
 from selvsync.emulator.timefmt import digdir_timestamp, http_date
 from selvsync.emulator.validation import valid_orgno
 
@@ -59,7 +59,7 @@ def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
     db = tmp_path / "future.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="schema 99"):
+    with pytest.raises(DatabaseFileError, match="schema 99"):
         Store(db)
 
 

@@ -20,10 +20,16 @@ from collections.abc import Callable
 
 import httpx
 
-from selvsync.api.errors import InvalidResponseError, NetworkError, escape_controls
+from selvsync.api.errors import InvalidResponseError, escape_controls
 from selvsync.api.http import new_http_client
-from selvsync.api.retry import RETRYABLE_STATUSES, Failed, RetryBudget, RetryPolicy, run_attempts
-from selvsync.sensitive.redact import redact
+from selvsync.api.retry import (
+    RETRYABLE_STATUSES,
+    Failed,
+    RetryBudget,
+    RetryPolicy,
+    network_failure,
+    run_attempts,
+)
 
 METADATA_NAME = ".well-known/oauth-authorization-server"
 
@@ -102,14 +108,16 @@ def _failed(
     status: int | None = None,
     retry_after: str | None = None,
 ) -> Failed:
-    error = NetworkError(
-        f"could not read the authorization-server metadata at {url}: {redact(why)} "
-        f"(after {attempt} attempts)",
+    return network_failure(
+        f"could not read the authorization-server metadata at {url}",
         method="GET",
         path=path,
-        attempts=attempt,
+        attempt=attempt,
+        started=started,
+        why=why,
+        status=status,
+        retry_after=retry_after,
     )
-    return Failed(error, time.monotonic() - started, why, status=status, retry_after=retry_after)
 
 
 def _token_endpoint(

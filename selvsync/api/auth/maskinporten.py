@@ -35,12 +35,18 @@ from selvsync.api.auth.credentials import (
 from selvsync.api.errors import (
     AuthenticationError,
     CredentialsError,
-    NetworkError,
     parse_error_body,
 )
 from selvsync.api.http import new_http_client
-from selvsync.api.retry import RETRYABLE_STATUSES, Failed, RetryBudget, RetryPolicy, run_attempts
-from selvsync.sensitive.redact import redact, register
+from selvsync.api.retry import (
+    RETRYABLE_STATUSES,
+    Failed,
+    RetryBudget,
+    RetryPolicy,
+    network_failure,
+    run_attempts,
+)
+from selvsync.sensitive.redact import register
 from selvsync.sensitive.value import Secret
 
 # Maskinporten rejects assertions living longer than 120 s.
@@ -206,15 +212,15 @@ class MaskinportenTokenProvider:
         status: int | None = None,
         retry_after: str | None = None,
     ) -> Failed:
-        error = NetworkError(
-            f"could not get an access token from {self.token_endpoint}: {redact(why)} "
-            f"(after {attempt} attempts)",
+        return network_failure(
+            f"could not get an access token from {self.token_endpoint}",
             method="POST",
             path=path,
-            attempts=attempt,
-        )
-        return Failed(
-            error, time.monotonic() - started, why, status=status, retry_after=retry_after
+            attempt=attempt,
+            started=started,
+            why=why,
+            status=status,
+            retry_after=retry_after,
         )
 
     def _parse(self, response: httpx.Response, scopes: tuple[str, ...]) -> _Cached:
