@@ -17,7 +17,7 @@ from selvsync.cli.options import (
     project_options,
     renew_keys_option,
 )
-from selvsync.errors import ExitCode
+from selvsync.errors import ExitCode, UsageError
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.plan.changes import Plan, PlanOptions
@@ -118,6 +118,11 @@ def plan(
     """Read live state and print what apply would change.
 
     The override flags show the plan as `apply` with the same flags would see it."""
+    if out is not None and not out.expanduser().parent.is_dir():
+        raise UsageError(
+            f"--out {out}: the folder {out.expanduser().parent} does not exist; create it "
+            "first or choose another path (nothing was read)"
+        )
     with connecting.reader(directory, envs) as session:
         result = plan_project(session, options=plan_options(renew_keys))
     use_overrides(
@@ -132,7 +137,7 @@ def plan(
     click.echo(rendered, nl=False)
     _step_summary(result, rendered if fmt == "markdown" else None)
     if out is not None:
-        planfile.write(result, out)
+        planfile.write(result, out.expanduser())
         progress(f"plan written to {out}")
         for env in result.environments:
             if env.changes:
