@@ -7,8 +7,11 @@ text before it stays readable for Digdir staff, and it survives the API's round 
     Innlogging til Min side [selvsync:v1 o=quickstart k=minside-web p=1 r=2026-11-24]
 
 Fields: ``o`` owner id, ``k`` client key, optional ``p=1`` (protected: refuse deactivation even
-after the client left the YAML), ``r`` (date the secret was last rotated by selvsync) and ``m``
-(digest of merchant data a person confirmed in the portal).
+after the client left the YAML), ``r`` (date the secret was last rotated by selvsync), ``m``
+(digest of merchant data a person confirmed in the portal) and ``s=1`` (secret pending: apply
+asked Digdir for a secret and has not yet seen it stored in the sink; written *before* the
+request, cleared after the sink took the secret, so a failed sink or a killed process leaves
+it set and every later plan rotates the secret until one reaches the sink).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Marker:
     protected: bool = False
     rotated: str | None = None
     merchant_digest: str | None = None
+    secret_pending: bool = False
 
     def render(self) -> str:
         parts = [f"o={self.owner}", f"k={self.key}"]
@@ -42,6 +46,8 @@ class Marker:
             parts.append(f"r={self.rotated}")
         if self.merchant_digest:
             parts.append(f"m={self.merchant_digest}")
+        if self.secret_pending:
+            parts.append("s=1")
         return "[selvsync:v1 " + " ".join(parts) + "]"
 
     def with_(self, **changes: object) -> Marker:
@@ -66,6 +72,7 @@ def parse(description: str | None) -> tuple[str, Marker | None]:
         protected=fields.get("p") == "1",
         rotated=fields.get("r"),
         merchant_digest=fields.get("m"),
+        secret_pending=fields.get("s") == "1",
     )
     return text[: match.start()], marker
 

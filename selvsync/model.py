@@ -59,12 +59,25 @@ AUTH_METHODS: dict[str, AuthSpec] = {
 }
 
 
+def auth_for(auth: dict[str, Any], command: str) -> dict[str, Any]:
+    """The auth settings ``command`` uses: ``auth.read_only`` replaces the matching settings
+    for every command but ``apply`` (a read-only admin client for pull-request plans)."""
+    read_only = auth.get("read_only")
+    base = {k: v for k, v in auth.items() if k != "read_only"}
+    if command == "apply" or not isinstance(read_only, dict):
+        return base
+    return base | read_only
+
+
 @dataclass(frozen=True)
 class SafetyLimits:
     """octoDNS-style thresholds for destructive changes (deactivate, replace)."""
 
     max_destroy_percent: int = 30
     min_managed_for_percent: int = 10
+    # An absolute limit beside the share: 30 % of a large organisation is too many. Refusing
+    # to deactivate every managed client of an environment needs no setting: it always holds.
+    max_destroy: int = 3
     # A listing with no clients at all (not even deactivated ones) while the YAML declares
     # some is either a first run or a broken listing; creating everything from a broken one
     # duplicates every client. Refused unless --force (the embedded emulator only warns).

@@ -244,3 +244,59 @@ def test_step_summary_respects_githubs_size_limit(tmp_path: Path) -> None:
     summary.write_text("x" * (MAX_SUMMARY_BYTES - 10))
     assert write_step_summary("y" * 20, {ENV_VAR: str(summary)}) is False
     assert summary.stat().st_size == MAX_SUMMARY_BYTES - 10
+
+
+def test_pr_plan_uses_only_the_read_only_credential() -> None:
+    text = (ROOT / "examples" / "github" / "plan-on-pr.yml").read_text()
+    plan = yaml.safe_load(text)["jobs"]["plan"]
+    assert plan["environment"] == "selvsync-plan"
+    secrets = set(re.findall(r"secrets\.([A-Z0-9_]+)", json.dumps(plan)))
+    assert secrets and all("_READ_" in name for name in secrets), secrets
+    drift = yaml.safe_load((ROOT / "examples" / "github" / "drift-check.yml").read_text())
+    drift_secrets = set(re.findall(r"secrets\.([A-Z0-9_]+)", json.dumps(drift["jobs"]["drift"])))
+    assert drift_secrets and all("_READ_" in name for name in drift_secrets)
+
+
+def test_every_override_has_a_deliberate_way_in_and_force_is_never_used() -> None:
+    folder = ROOT / "examples" / "github"
+    apply = yaml.safe_load((folder / "apply-on-merge.yml").read_text())
+    inputs = apply[True]["workflow_dispatch"]["inputs"]  # PyYAML reads "on" as True
+    assert {"fresh", "allow-over-limit", "allow-empty-listing", "allow-deactivate"} <= set(inputs)
+    for name in ("plan-on-pr.yml", "apply-on-merge.yml"):
+        text = (folder / name).read_text()
+        for label in ("selvsync:allow-over-limit", "selvsync:allow-empty-listing",
+                      "selvsync:allow-deactivate:"):
+            assert label in text, (name, label)
+    for path in folder.glob("*.yml"):
+        lines = [ln for ln in path.read_text().splitlines() if not ln.lstrip().startswith("#")]
+        text = "\n".join(lines).replace("gh label create", "")
+        assert not re.search(r"apply.*--force|args:.*--force", text), path.name
+    # The apply compares with the reviewed plan through the action's `reviewed` input.
+    (job,) = apply["jobs"].values()
+    assert any(s.get("with", {}).get("reviewed") for s in job["steps"])
+
+
+def test_maintenance_apply_is_opt_in_and_bound_to_a_digest() -> None:
+    drift = yaml.safe_load((ROOT / "examples" / "github" / "drift-check.yml").read_text())
+    job = drift["jobs"]["maintenance"]
+    assert "vars.SELVSYNC_MAINTENANCE == 'true'" in job["if"]
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert "--expect-digest" in json.dumps(job["steps"])
+
+
+def test_action_installs_the_pinned_commit_with_hashed_dependencies() -> None:
+    text = ACTION.read_text()
+    assert '--require-hashes --only-binary :all:' in text
+    assert '-r "$ACTION_PATH/requirements.lock"' in text
+    assert '--no-deps --no-build-isolation "$ACTION_PATH"' in text
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned = {line.split("==")[0] for line in lock.splitlines() if "==" in line}
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~ \[]", requirement)[0].lower().replace("_", "-")
+        assert name in pinned, name
+    for line in lock.splitlines():
+        if "==" in line:
+            assert line.endswith("\\"), f"{line}: no hash"

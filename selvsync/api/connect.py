@@ -23,7 +23,7 @@ from selvsync.api.auth import (
 from selvsync.api.auth.discovery import TokenEndpoints, Untrusted, discover_token_endpoint
 from selvsync.api.client import EMULATOR_MERCHANT_LIST_PATH, EMULATOR_MERCHANT_PATH, DigdirClient
 from selvsync.errors import ConfigError, Diagnostic, Position
-from selvsync.model import EnvironmentSettings, Project
+from selvsync.model import EnvironmentSettings, Project, auth_for
 from selvsync.sensitive.value import Secret
 
 EMULATOR_BASE_URL = "http://emulator.selvsync.invalid"
@@ -55,8 +55,9 @@ def default_factory(
         if env.is_emulator:
             return _embedded(project, env)
         assert env.auth is not None  # config guarantees auth for real APIs
+        auth = auth_for(env.auth, command)
         token_endpoint = env.token_endpoint or ""
-        method = PROVIDERS.get(str(env.auth.get("method")))
+        method = PROVIDERS.get(str(auth.get("method")))
         if not token_endpoint and env.issuer and method is not None and method.grant:
             token_endpoint = endpoints(
                 env.issuer,
@@ -64,7 +65,7 @@ def default_factory(
                 ca_bundle=ca_bundle_from(env_vars),
             )
         provider = build_token_provider(
-            env.auth,
+            auth,
             project_dir=project.root,
             issuer=env.issuer or "",
             token_endpoint=token_endpoint,
@@ -74,7 +75,7 @@ def default_factory(
             env.api,
             prefix=env.prefix,
             token_provider=provider,
-            scopes=scopes_for(env.auth, command),
+            scopes=scopes_for(auth, command),
             concurrency=env.concurrency,
             ca_bundle=ca_bundle_from(env_vars),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,

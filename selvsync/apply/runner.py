@@ -17,10 +17,11 @@ from typing import Any
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import AmbiguousWriteError, ApiError
 from selvsync.apply.scopes import SCOPE_ACTIONS, ScopeWriter
+from selvsync.apply.secret_marks import is_pending, with_pending
 from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
 from selvsync.errors import SelvsyncError, UnsafePlanError
 from selvsync.live.session import Session
-from selvsync.marker import compose, index_managed, parse
+from selvsync.marker import index_managed, parse
 from selvsync.plan.actions import Action, apply_phases
 from selvsync.plan.changes import Change, Plan
 from selvsync.plan.lossless import passthrough
@@ -254,7 +255,8 @@ class _Runner:
 
     def _create(self, change: Change, exclude: str | None = None, *, keys: bool = True) -> str:
         assert change.body is not None
-        body = dict(change.body)
+        # A secret client is created marked "secret pending" (see apply.secret_marks).
+        body = with_pending(change.body, True) if change.returns_secret else dict(change.body)
         secret: Secret | None
         replacing = change.action == Action.REPLACE
         try:
@@ -269,6 +271,10 @@ class _Runner:
             self.client.replace_jwks(cid, change.jwks)
         if secret is not None:
             self._store_secret(change, cid, secret)
+        if is_pending(body):
+            # Stored (or none was due): clear the mark.
+            cleared = self.client.update_client(cid, with_pending(body, False))
+            self.written.record(self.env, cleared.client)
         return cid
 
     def _recover_create(
@@ -305,16 +311,19 @@ class _Runner:
             self.client.delete_jwks(client_id)
 
     def _rotate(self, change: Change, client_id: str) -> str:
+        marked = change.body is not None and parse(change.body.get("description"))[1]
+        if change.body is not None and marked:
+            # Mark first: a secret lost after Digdir's answer must show up in every plan.
+            pending = with_pending(change.body, True)
+            self.written.record(self.env, self.client.update_client(client_id, pending).client)
         secret = self.client.rotate_secret(client_id)
         self._store_secret(change, client_id, secret)
-        if change.body is not None:
-            # Record the rotation date in the marker: the only state that survives.
-            human, marker = parse(change.body.get("description"))
-            if marker is not None:
-                today = datetime.now(UTC).strftime("%Y-%m-%d")
-                body = dict(change.body)
-                body["description"] = compose(human, marker.with_(rotated=today))
-                self.written.record(self.env, self.client.update_client(client_id, body).client)
+        if change.body is not None and marked:
+            # Record the rotation date in the marker (the only state that survives) and clear
+            # the pending mark: the sink has the secret.
+            today = datetime.now(UTC).strftime("%Y-%m-%d")
+            body = with_pending(change.body, False, rotated=today)
+            self.written.record(self.env, self.client.update_client(client_id, body).client)
         return client_id
 
     def _store_secret(self, change: Change, client_id: str, secret: Secret) -> None:
@@ -329,8 +338,10 @@ class _Runner:
         except SecretSinkError as exc:
             raise SecretSinkError(
                 f"{self.env}: {change.key} ({client_id}) was written but its new secret could "
-                f"not be stored ({exc}); the secret is lost: fix the sink, then run "
-                f"`selvsync rotate-secret --env {self.env} {change.key}`"
+                f"not be stored ({exc}); the secret is lost. The client stays marked in "
+                "Digdir (s=1 in its description), so every plan shows a rotate-secret for it "
+                "until a new secret reaches the sink: fix the sink, then run `selvsync apply` "
+                f"(or `selvsync rotate-secret --env {self.env} {change.key}`)"
             ) from None
 
 

@@ -15,15 +15,21 @@ from selvsync.cli.options import (
     color,
     directory_option,
     one_environment_option,
+    override_options,
     progress,
     project_options,
     renew_keys_option,
+    verbosity,
 )
-from selvsync.cli.plan import explain_refusals, plan_options
+from selvsync.cli.plan import explain_refusals, overrides_from, plan_options, use_overrides
+from selvsync.cli.progress import ApplyProgress
 from selvsync.errors import ExitCode, UnsafePlanError
+from selvsync.live import planfile
 from selvsync.live.planning import load_fresh_plan, plan_project
 from selvsync.plan.changes import Plan
+from selvsync.plan.document import changes_digest
 from selvsync.plan.results import ApplyReport
+from selvsync.plan.review import compare_with_digest, compare_with_reviewed
 from selvsync.render.apply_report import report_table, twin_notes
 
 
@@ -39,7 +45,23 @@ from selvsync.render.apply_report import report_table, twin_notes
 @click.option(
     "--force",
     is_flag=True,
-    help="Apply even when the plan exceeds the safety limits or touches protected clients.",
+    help="Lift every safety refusal (prefer the narrow --allow-* flags).",
+)
+@override_options
+@click.option(
+    "--reviewed",
+    "reviewed_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="PLANFILE",
+    help="Plan afresh, and apply only if each environment's changes equal this reviewed "
+    "plan file's (main may have moved since).",
+)
+@click.option(
+    "--expect-digest",
+    "expect_digest",
+    multiple=True,
+    metavar="[ENV=]DIGEST",
+    help="Plan afresh, and apply only if the changes digest is this one (repeatable).",
 )
 @renew_keys_option
 @click.option(
@@ -53,36 +75,56 @@ def apply(
     planfile_path: Path | None,
     auto_approve: bool,
     force: bool,
+    allow_empty_listing: bool,
+    allow_deactivate: tuple[str, ...],
+    allow_over_limit: bool,
+    reviewed_path: Path | None,
+    expect_digest: tuple[str, ...],
     renew_keys: bool,
     continue_on_error: bool,
 ) -> int:
     """Create, update and deactivate clients so that live state matches the YAML."""
     from selvsync import render
 
+    if planfile_path is not None and (reviewed_path is not None or expect_digest):
+        raise click.UsageError("PLANFILE cannot be combined with --reviewed or --expect-digest")
+    reviewed = planfile.read(reviewed_path) if reviewed_path is not None else None
+    overrides = overrides_from(
+        force=force,
+        allow_empty_listing=allow_empty_listing,
+        allow_over_limit=allow_over_limit,
+        allow_deactivate=allow_deactivate,
+    )
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path, time.time())
         else:
             result = plan_project(session, options=plan_options(renew_keys))
+        use_overrides(result, overrides)
         # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan
         # without changes, exactly as `plan` does.
-        if explain_refusals(result, force=force):
+        if explain_refusals(result):
             click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
             raise UnsafePlanError(
-                "the plan is unsafe; nothing was applied "
-                "(fix the YAML, or pass --force for the safety limits)"
+                "the plan is unsafe; nothing was applied (fix the YAML, or pass the "
+                "override named with each refusal)"
             )
         click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
+        check_reviewed(result, reviewed, expect_digest)
         if result.empty:
             return ExitCode.OK
         manual = len(result.changes) - len(result.automatic)
         if not result.automatic:
             click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
             return ExitCode.OK
-        if not auto_approve:
-            _confirm(len(result.automatic))
+        if not auto_approve and not _confirm(len(result.automatic)):
+            click.echo("Apply cancelled; nothing changed.", err=True)
+            return ExitCode.REFUSED
+        watcher = ApplyProgress(
+            result.changes, progress, verbose=verbosity(), terminal=sys.stderr.isatty()
+        )
         report = apply_plan(
-            session, result, continue_on_error=continue_on_error, progress=progress
+            session, result, continue_on_error=continue_on_error, progress=watcher
         )
         click.echo(report_table(report))
         if report.interrupted:
@@ -104,13 +146,47 @@ def apply(
     return code
 
 
+def check_reviewed(result: Plan, reviewed: Plan | None, expected: tuple[str, ...]) -> None:
+    """Refuse (exit 4, nothing applied) unless the changes are the ones reviewed."""
+    if reviewed is None and not expected:
+        return
+    try:
+        mismatches = (
+            compare_with_reviewed(result, reviewed)
+            if reviewed is not None
+            else compare_with_digest(result, expected)
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not mismatches:
+        for env in result.environments:
+            if env.changes:
+                progress(f"{env.name}: changes match the reviewed plan ({changes_digest(env)})")
+        return
+    for m in mismatches:
+        click.echo(
+            f"{m.environment}: the changes differ from the reviewed plan "
+            f"(reviewed {m.reviewed or 'nothing'}, now {m.current}):",
+            err=True,
+        )
+        for line in m.lines:
+            click.echo(line, err=True)
+    raise UnsafePlanError(
+        "the plan differs from the reviewed one; nothing was applied. Review the plan above "
+        "(e.g. in a new pull request), then apply it"
+    )
+
+
 def _conclude(report: ApplyReport, leftover: Plan, manual: int) -> int:
     """The last word of an apply: what the check after it found, as an exit code."""
     from selvsync import render
 
     if not report.ok:
         click.echo(
-            "Run `selvsync plan` to see what is left; a re-run of apply converges.", err=True
+            "Run `selvsync plan` to see what is left. Fix the cause named in the table "
+            "above, then apply again; a lost client secret stays marked in Digdir and is "
+            "rotated by the next apply.",
+            err=True,
         )
         return ExitCode.PARTIAL if report.wrote_anything else ExitCode.ERROR
     if leftover.automatic or leftover.refusals(force=True):
@@ -144,7 +220,7 @@ def rotate_secret(directory: Path, env: str, key: str) -> int:
     return ExitCode.OK
 
 
-def _confirm(count: int) -> None:
+def _confirm(count: int) -> bool:
     if not sys.stdin.isatty():
         raise UnsafePlanError(
             "no terminal to confirm on; review the plan and pass "
@@ -156,5 +232,4 @@ def _confirm(count: int) -> None:
         show_default=False,
         err=True,
     )
-    if answer.strip() != "yes":
-        raise click.Abort()
+    return bool(answer.strip() == "yes")

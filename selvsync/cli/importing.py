@@ -23,7 +23,14 @@ from selvsync.errors import ExitCode
 from selvsync.live.session import Session
 from selvsync.model import Project
 from selvsync.scaffold.import_scopes import import_scopes, render_scopes_yaml
-from selvsync.scaffold.importer import ImportResult, import_environment, output_files, render_yaml
+from selvsync.scaffold.importer import (
+    ImportResult,
+    OutputExistsError,
+    import_environment,
+    lost_clients,
+    output_files,
+    render_yaml,
+)
 from selvsync.scaffold.importer import write_files as write_output
 
 __all__ = ["import_command"]
@@ -125,6 +132,18 @@ def import_command(
         _report(result, out=None)
         return ExitCode.OK
     files = output_files(result, out=out, project_root=directory, command=command)
+    lost = lost_clients(files)
+    for path, keys in lost.items():
+        click.echo(
+            f"{path} declares {len(keys)} client(s) the imported file would drop: "
+            + ", ".join(keys),
+            err=True,
+        )
+    if lost and not force:
+        raise OutputExistsError(
+            "nothing was written: overwriting would lose the declared clients listed above "
+            "(import into a new file with --out, or pass --force to overwrite anyway)"
+        )
     written = write_output(files, force=force)
     _report(result, out=out)
     for path in written:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,13 +12,24 @@ from typing import Any
 import click
 from click.decorators import FC
 
+ROOT_DIRECTORY = "selvsync.directory"  # -C given before the command: ctx.meta key
+
+
+def _directory(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """-C after the command wins; else -C before it (``selvsync -C DIR plan``); else "."."""
+    if value is not None:
+        return value
+    root = ctx.find_root().meta.get(ROOT_DIRECTORY)
+    return Path(root) if root is not None else Path(".")
+
+
 directory_option = click.option(
     "-C",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory (holds selvsync.yaml).",
+    default=None,
+    callback=_directory,
+    help="Project directory (holds selvsync.yaml). Default: the current directory.",
 )
 
 environments_option = click.option(
@@ -58,3 +71,54 @@ def progress(message: str) -> None:
     from selvsync.render.common import clean_lines
 
     click.echo(clean_lines(message), err=True)
+
+
+def override_options(func: FC) -> FC:
+    """The narrow overrides of the safety refusals (see selvsync.plan.safety)."""
+    for option in reversed(
+        [
+            click.option(
+                "--allow-empty-listing",
+                is_flag=True,
+                help="Allow creating every declared client although Digdir listed none "
+                "(the first apply of an organisation).",
+            ),
+            click.option(
+                "--allow-deactivate",
+                "allow_deactivate",
+                multiple=True,
+                metavar="KEY",
+                help="Allow deactivating or replacing this protected client (repeatable).",
+            ),
+            click.option(
+                "--allow-over-limit",
+                is_flag=True,
+                help="Allow more deactivations or replacements than the safety limits "
+                "(max_destroy, max_destroy_percent, every managed client).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+_verbosity = {"level": 0}
+
+
+def set_verbosity(count: int) -> None:
+    """Configure logging for ``count`` times -v (0 warnings only, 1 progress, 2 requests)."""
+    _verbosity["level"] = count
+    level = logging.WARNING if count == 0 else logging.INFO if count == 1 else logging.DEBUG
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not root.handlers:
+        logging.basicConfig(
+            level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+    # selvsync.http logs every request (method, path, status, timing), redacted; httpx's own
+    # INFO lines would repeat them with full URLs.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def verbosity() -> int:
+    return _verbosity["level"]

@@ -10,11 +10,19 @@ from pathlib import Path
 import click
 
 from selvsync.cli import connecting
-from selvsync.cli.options import color, progress, project_options, renew_keys_option
+from selvsync.cli.options import (
+    color,
+    override_options,
+    progress,
+    project_options,
+    renew_keys_option,
+)
 from selvsync.errors import ExitCode, UsageError
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.plan.changes import Plan, PlanOptions
+from selvsync.plan.document import changes_digest
+from selvsync.plan.safety import Overrides, apply_overrides, unused_allow_deactivate
 from selvsync.render import FORMATS, render
 from selvsync.render.github_summary import write_step_summary
 
@@ -29,8 +37,35 @@ def plan_options(renew_keys: bool) -> PlanOptions:
     return PlanOptions(now=time.time(), renew_keys=renew_keys)
 
 
-def explain_refusals(plan: Plan, force: bool) -> list[str]:
-    reasons = plan.refusals(force=force)
+def overrides_from(
+    *,
+    force: bool = False,
+    allow_empty_listing: bool = False,
+    allow_over_limit: bool = False,
+    allow_deactivate: tuple[str, ...] = (),
+) -> Overrides:
+    return Overrides(
+        force=force,
+        allow_empty_listing=allow_empty_listing,
+        allow_over_limit=allow_over_limit,
+        allow_deactivate=frozenset(allow_deactivate),
+    )
+
+
+def use_overrides(plan: Plan, overrides: Overrides) -> None:
+    """Lift what the flags lift; say so on stderr (the rendered plan shows it too)."""
+    for line in apply_overrides(plan, overrides):
+        click.echo(f"override: {line}", err=True)
+    for key in unused_allow_deactivate(plan, overrides):
+        click.echo(
+            f"warning: --allow-deactivate {key}: no protected client '{key}' is deactivated "
+            "or replaced by this plan",
+            err=True,
+        )
+
+
+def explain_refusals(plan: Plan) -> list[str]:
+    reasons = plan.refusals()
     for reason in reasons:
         progress(f"refused: {reason}")
     return reasons
@@ -65,8 +100,10 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none.",
+    help="Exit 2 when there are changes or maintenance (expiring keys, pending key "
+    "removals, lost secrets), 0 when there are none.",
 )
+@override_options
 def plan(
     directory: Path,
     envs: tuple[str, ...],
@@ -74,8 +111,13 @@ def plan(
     out: Path | None,
     renew_keys: bool,
     detailed_exitcode: bool,
+    allow_empty_listing: bool,
+    allow_deactivate: tuple[str, ...],
+    allow_over_limit: bool,
 ) -> int:
-    """Read live state and print what apply would change."""
+    """Read live state and print what apply would change.
+
+    The override flags show the plan as `apply` with the same flags would see it."""
     if out is not None and not out.expanduser().parent.is_dir():
         raise UsageError(
             f"--out {out}: the folder {out.expanduser().parent} does not exist; create it "
@@ -83,15 +125,26 @@ def plan(
         )
     with connecting.reader(directory, envs) as session:
         result = plan_project(session, options=plan_options(renew_keys))
+    use_overrides(
+        result,
+        overrides_from(
+            allow_empty_listing=allow_empty_listing,
+            allow_over_limit=allow_over_limit,
+            allow_deactivate=allow_deactivate,
+        ),
+    )
     rendered = render_plan(result, fmt, color(sys.stdout))
     click.echo(rendered, nl=False)
     _step_summary(result, rendered if fmt == "markdown" else None)
     if out is not None:
         planfile.write(result, out.expanduser())
         progress(f"plan written to {out}")
-    if explain_refusals(result, force=False):
+        for env in result.environments:
+            if env.changes:
+                progress(f"{env.name}: changes digest {changes_digest(env)}")
+    if explain_refusals(result):
         progress("apply would refuse this plan (exit 4); see above")
         return ExitCode.REFUSED
-    if detailed_exitcode and not result.empty:
+    if detailed_exitcode and result.drift:
         return ExitCode.CHANGES
     return ExitCode.OK

@@ -27,6 +27,7 @@ from selvsync.config import keyfiles, schema, sharing
 from selvsync.config import scopes as scopeconf
 from selvsync.config.environment import parse_environment
 from selvsync.config.resolve import Substituter, merge_with_origins
+from selvsync.config.secretsinks import check_secret_sinks
 from selvsync.errors import ConfigError, Diagnostic, Position
 from selvsync.gcpause import paused_gc
 from selvsync.model import (
@@ -195,6 +196,7 @@ class _ProjectLoader:
             if name not in selected:
                 del project.states[name]
                 continue
+            self.errors.extend(check_secret_sinks(project.states[name]))
             others = sharing.siblings(project, name)
             project.states[name].shared_keys = frozenset(
                 key for other in others for key in declared.get(other, ())

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from selvsync.gcpause import paused_gc
 from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
 from selvsync.model import DesiredClient, DesiredState
-from selvsync.plan import diff, lifecycle
+from selvsync.plan import diff, lifecycle, safety
 from selvsync.plan import keys as keyplan
 from selvsync.plan import merchant as merchantplan
+from selvsync.plan import secrets as secretplan
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import (
     Change,
@@ -71,8 +71,13 @@ def _keys_change(
         renew=options.renew_keys,
     )
     plan.warnings.extend(f"{client.key}: {w}" for w in decision.warnings)
+    # Expiring keys and removals waiting for propagation need a later apply (or a new key)
+    # even when no field differs: maintenance, which `plan --detailed-exitcode` counts as drift.
+    plan.maintenance.extend(f"{client.key}: {w}" for w in decision.warnings)
     if decision.upload is None:
-        plan.notes.extend(f"{client.key}: {n}" for n in decision.notes)
+        for note in decision.notes:
+            waiting = note.startswith("removal of ")  # plan.keys: old keys wait to propagate
+            (plan.maintenance if waiting else plan.notes).append(f"{client.key}: {note}")
         return
     plan.changes.append(
         Change(
@@ -96,20 +101,10 @@ def _secret_change(
     body: dict[str, Any],
     options: PlanOptions,
 ) -> None:
-    """Propose rotate-secret when the secret is older than the allowed age."""
-    if live_client.get("token_endpoint_auth_method") not in SECRET_METHODS:
-        return
-    if body.get("token_endpoint_auth_method") not in SECRET_METHODS:
-        return
+    """Propose rotate-secret: a lost secret, a switch to a secret method, or an old secret."""
     max_age = client.secret_max_age_days or state.environment.secret_max_age_days
-    _, marker = parse(live_client.get("description"))
-    issued = (marker.rotated if marker else None) or str(live_client.get("created") or "")[:10]
-    try:
-        issued_at = datetime.strptime(issued, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return  # no known issue date: nothing to judge by
-    age = (datetime.fromtimestamp(options.now, UTC) - issued_at).days
-    if age < max_age:
+    reason = secretplan.rotation_reason(live_client, body, max_age, options.now)
+    if reason is None:
         return
     plan.changes.append(
         Change(
@@ -119,10 +114,7 @@ def _secret_change(
             str(live_client["client_id"]),
             body=body,
             returns_secret=True,
-            notes=[
-                f"the secret was issued {issued} ({age} days ago; limit {max_age}); the new one "
-                "goes to the secret sink and the old one keeps working about 30 minutes"
-            ],
+            notes=[reason],
         )
     )
 
@@ -295,17 +287,7 @@ def _plan_deactivations(
 
 
 def _check_empty_listing(plan: EnvironmentPlan, state: DesiredState, live: LiveSnapshot) -> None:
-    if live.clients or not state.clients:
-        return
-    message = (
-        "Digdir returned no clients at all for this organisation (not even deactivated "
-        f"ones), so all {len(state.clients)} declared clients would be created. If clients "
-        "exist in the portal, stop: the listing may be incomplete"
-    )
-    if state.environment.safety.refuse_empty_listing:
-        plan.refusals.append(message + "; on a true first run, apply with --force")
-    else:
-        plan.warnings.append(message + ".")
+    safety.check_empty_listing(plan, state, live)
 
 
 def _adoptable(
@@ -583,19 +565,4 @@ def _merchant_change(
 
 
 def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:
-    limits = state.environment.safety
-    managed = plan.counts.get("managed", 0) + plan.counts.get("orphaned", 0)
-    destroy = [c for c in plan.changes if c.destructive]
-    for change in destroy:
-        if change.protected:
-            plan.refusals.append(
-                f"client '{change.key}' is protected and would be "
-                f"{'deactivated' if change.action == Action.DEACTIVATE else 'replaced'}"
-            )
-    if managed >= limits.min_managed_for_percent and managed:
-        share = 100 * len(destroy) / managed
-        if share > limits.max_destroy_percent:
-            plan.refusals.append(
-                f"{len(destroy)} of {managed} managed clients would be deactivated or replaced "
-                f"({share:.0f} %, limit {limits.max_destroy_percent} %)"
-            )
+    safety.check_limits(plan, state.environment.safety)

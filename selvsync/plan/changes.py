@@ -88,13 +88,18 @@ class EnvironmentPlan:
     fingerprints: dict[str, str] = field(default_factory=dict)
     absent: list[str] = field(default_factory=list)  # keys planned for create
     notes: list[str] = field(default_factory=list)  # informational, not changes
-    refusals: list[str] = field(default_factory=list)  # safety limits; --force overrides
+    refusals: list[str] = field(default_factory=list)  # safety limits (see plan.safety)
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
     # Scopes and their access lists as the plan read them (selvsync.plan.scopes).
     scope_fingerprints: dict[str, str] = field(default_factory=dict)
     # Active live clients selvsync never writes: unmarked and foreign ones, each as
     # {"client_id", "client_name", "ownership"} (plus "owner" for another selvsync owner).
     others: list[dict[str, str]] = field(default_factory=list)
+    # Refusals an override flag lifted for this run, each naming its flag: shown, never hidden.
+    overridden: list[str] = field(default_factory=list)
+    # Upkeep that needs an apply although no field differs (keys expiring, key removals
+    # waiting for propagation): counts as drift for `plan --detailed-exitcode`.
+    maintenance: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         out = {str(a): 0 for a in render_order()}
@@ -125,6 +130,12 @@ class Plan:
     def automatic(self) -> list[Change]:
         """The changes selvsync itself can carry out (manual portal steps excluded)."""
         return [c for c in self.changes if not c.manual]
+
+    @property
+    def drift(self) -> bool:
+        """Whether `plan --detailed-exitcode` exits 2: changes (manual steps and secret
+        rotations included) or maintenance items (expiring keys, pending key removals)."""
+        return bool(self.changes) or any(env.maintenance for env in self.environments)
 
     def refusals(self, *, force: bool = False) -> list[str]:
         """Why apply must refuse this plan (exit 4). ``force`` lifts the safety limits only."""

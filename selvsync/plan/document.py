@@ -13,6 +13,7 @@ and writing files is :mod:`selvsync.live.planfile`'s job.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, Final
@@ -20,6 +21,7 @@ from typing import Any, Final
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 from selvsync.plan.diff import FieldChange
+from selvsync.plan.safety import Refusal, RefusalKind
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 from selvsync.text import escape_json
 
@@ -102,6 +104,11 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         "refusals": list(env.refusals),
         "blockers": list(env.blockers),
         "others": [dict(o) for o in env.others],
+        "overridden": list(env.overridden),
+        "maintenance": list(env.maintenance),
+        "digest": changes_digest(env),
+        # Each refusal's kind (the override that lifts it), in the order of "refusals".
+        "refusal_kinds": [_refusal_kind(r) for r in env.refusals],
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
         **({"scope_fingerprints": env.scope_fingerprints} if plan_file else {}),
     }
@@ -165,9 +172,10 @@ def from_dict(data: Any) -> Plan:
         environments[str(env["name"])] = EnvironmentPlan(
             name=str(env["name"]),
             warnings=[str(w) for w in env.get("warnings", [])],
-            refusals=[str(r) for r in env.get("refusals", [])],
+            refusals=_refusals_from(env),
             blockers=[str(b) for b in env.get("blockers", [])],
             counts={str(k): int(v) for k, v in env.get("live", {}).items()},
+            maintenance=[str(m) for m in env.get("maintenance", [])],
             fingerprints={str(k): str(v) for k, v in fingerprints.items()},
             absent=[str(a) for a in absent],
             scope_fingerprints={
@@ -186,3 +194,51 @@ def from_dict(data: Any) -> Plan:
         list(environments.values()),
         renew_keys=bool(options.get("renew_keys", False)),
     )
+
+
+def _refusal_kind(refusal: str) -> dict[str, str | None]:
+    if isinstance(refusal, Refusal):
+        return {"kind": str(refusal.kind), "key": refusal.key}
+    return {"kind": str(RefusalKind.OTHER), "key": None}
+
+
+def _refusals_from(env: Mapping[str, Any]) -> list[str]:
+    """A saved plan's refusals with their kinds. Refusals the planning run overrode are
+    refused again: overrides hold for the run that passes them, not for a file."""
+    texts = [str(r) for r in env.get("refusals", [])]
+    kinds = env.get("refusal_kinds") or []
+    out: list[str] = []
+    for i, text in enumerate(texts):
+        info = kinds[i] if i < len(kinds) and isinstance(kinds[i], dict) else {}
+        try:
+            kind = RefusalKind(info.get("kind", RefusalKind.OTHER))
+        except ValueError:
+            kind = RefusalKind.OTHER
+        key = info.get("key")
+        out.append(Refusal(text, kind, str(key) if key is not None else None))
+    for text in env.get("overridden", []):
+        # "<refusal> (overridden by FLAG)": the refusal again, lifted only by --force.
+        out.append(Refusal(str(text).rsplit(" (overridden by ", 1)[0], RefusalKind.OTHER))
+    return out
+
+
+def change_digest_item(change: Change) -> dict[str, Any]:
+    """What a change digest covers: everything apply would do, not the notes (which say
+    e.g. "N days ago" and move with the clock)."""
+    out = change_as_dict(change, bodies=True)
+    out.pop("notes", None)
+    return out
+
+
+def changes_digest(env: EnvironmentPlan) -> str:
+    """A digest of one environment's changes, the same for the same changes on any run.
+
+    `plan --out` records it per environment; `apply --reviewed PLANFILE` and
+    `apply --expect-digest` compare it with the plan apply makes on the merged commit
+    (octoDNS's checksum idea): equal digests mean apply does exactly what was reviewed."""
+    items = sorted(
+        (scrub(change_digest_item(c), MASK) for c in env.changes),
+        key=lambda d: (str(d["key"]), str(d["action"])),
+    )
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -18,7 +18,7 @@ from typing import Final
 
 from selvsync.plan.actions import ACTIONS, Action, render_order
 from selvsync.plan.changes import Change, EnvironmentPlan, Plan
-from selvsync.plan.document import field_values
+from selvsync.plan.document import changes_digest, field_values
 from selvsync.render.common import (
     FORCES_REPLACEMENT,
     IRREVERSIBLE,
@@ -146,9 +146,20 @@ def _head(plan: Plan, cap: int) -> str:
                             "`--force` does not override):", env.blockers, cap)
         if env.refusals:
             lines += _alert("CAUTION", f"**Refused in {name}** (apply exits 4 unless "
-                            "`--force`):", env.refusals, cap)
+                            "overridden):", env.refusals, cap)
+        if env.overridden:
+            lines += _alert("WARNING", f"**Overridden in {name}** (refused, but lifted for "
+                            "this run):", env.overridden, cap)
         if env.warnings:
             lines += _alert("WARNING", f"**Warnings in {name}**:", env.warnings, cap)
+        upkeep = [m for m in env.maintenance if m not in env.warnings]  # not shown twice
+        if upkeep:
+            lines += _alert("NOTE", f"**Maintenance in {name}** (needs a later apply; "
+                            "counts as drift):", upkeep, cap)
+    digests = [(e.name, changes_digest(e)) for e in plan.environments if e.changes]
+    if digests:
+        lines += ["", "Changes digest (what `apply --reviewed` compares): "
+                  + ", ".join(f"{_text(n)} `{d[len('sha256:'):][:16]}`" for n, d in digests)]
     if plan.empty:
         lines += ["", NO_CHANGES]
     return "\n".join(lines) + "\n"

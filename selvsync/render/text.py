@@ -77,7 +77,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _messages(title: str, detail: str, items: list[str], p: _Painter) -> list[str]:
-    style = "bold yellow" if title == "WARNING" else "bold red"
+    style = "bold yellow" if title in ("WARNING", "MAINTENANCE", "OVERRIDDEN") else "bold red"
     return ["", f"  {p(title, style)} ({detail}):"] + [f"    ! {clean(i)}" for i in items]
 
 
@@ -137,9 +137,14 @@ def _problem_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
         lines += _messages("BLOCKED", "fix the configuration; --force does not override",
                            env.blockers, p)
     if env.refusals:
-        lines += _messages("REFUSED", "apply exits 4 unless --force", env.refusals, p)
+        lines += _messages("REFUSED", "apply exits 4 unless overridden", env.refusals, p)
+    if env.overridden:
+        lines += _messages("OVERRIDDEN", "refused, but lifted for this run", env.overridden, p)
     if env.warnings:
         lines += _messages("WARNING", "check before applying", env.warnings, p)
+    upkeep = [m for m in env.maintenance if m not in env.warnings]  # not shown twice
+    if upkeep:
+        lines += _messages("MAINTENANCE", "needs a later apply; counts as drift", upkeep, p)
     return lines
 
 
@@ -188,7 +193,7 @@ def _refusal_line(plan: Plan, p: _Painter) -> list[str]:
     if blockers:
         parts.append(_plural(blockers, "blocker") + " (fix the configuration)")
     if refusals:
-        parts.append(_plural(refusals, "refusal") + " (--force overrides)")
+        parts.append(_plural(refusals, "refusal") + " (see REFUSED for the override)")
     return ["", p("Apply would refuse this plan (exit 4): " + ", ".join(parts) + ".",
                   "bold red")]
 

@@ -551,3 +551,35 @@ def _read(path: Path) -> str | None:
         return read_regular(path, limit=16 * 1024 * 1024).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def declared_keys(text: str | None, display: str) -> list[str]:
+    """The client keys a YAML text declares (``clients:``); [] if it declares none or is not
+    a readable environment file."""
+    if not text:
+        return []
+    from selvsync.errors import ConfigError
+    from selvsync.yaml import load_text
+
+    try:
+        data = load_text(text, display).data
+    except ConfigError:
+        return []
+    clients = data.get("clients") if isinstance(data, dict) else None
+    return sorted(str(k) for k in clients) if isinstance(clients, dict) else []
+
+
+def lost_clients(files: Mapping[Path, str]) -> dict[Path, list[str]]:
+    """Per existing output file: the clients it declares that the new content would drop.
+
+    ``import --out`` never overwrites a file that declares clients without saying which."""
+    lost: dict[Path, list[str]] = {}
+    for path, text in files.items():
+        if not path.exists():
+            continue
+        before = declared_keys(_read(path), str(path))
+        after = set(declared_keys(text, str(path)))
+        dropped = [k for k in before if k not in after]
+        if dropped:
+            lost[path] = dropped
+    return lost

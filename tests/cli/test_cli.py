@@ -157,10 +157,21 @@ def test_secret_client_without_sink_is_refused_before_any_write(
         project_yaml=('orgno: "991825827"\nenvironments:\n  test:\n    api: emulator\n'),
     )
     proj.write({"sak": idporten("Sak", token_endpoint_auth_method="client_secret_basic")})
-    code, _, err = run(capsys, "apply", "-C", str(proj.root), "--auto-approve")
-    assert code == 4 and "has no `secrets:` sink" in err
-    code, _, _ = run(capsys, "plan", "-C", str(proj.root), "--detailed-exitcode")
-    assert code == 2
+    # Invalid configuration for every command, offline validate included: exit 3, file:line.
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        code, _, err = run(capsys, command[0], "-C", str(proj.root), *command[1:])
+        assert code == 3, err
+        assert "environments/test.yaml:" in err and "no secret sink" in err
+        assert "clients.sak.token_endpoint_auth_method" in err
+    assert not (proj.root / ".selvsync").exists() or not list(
+        (proj.root / ".selvsync").glob("*.sqlite")
+    ) or raw_clients_of(proj.root) == []
+
+
+def raw_clients_of(root: Path) -> list[object]:
+    emu = Emulator(root / ".selvsync" / "emulator-test.sqlite")
+    emu.add_token(TOKEN, ORGNO, {"idporten:dcr.read"})
+    return list(raw_clients(emu))
 
 
 def test_over_loopback_socket_with_token_auth(

@@ -96,9 +96,11 @@ def test_environments_sharing_on_purpose_leave_each_others_clients_alone(
     capsys.readouterr()
     for env in ("test", "staging"):
         assert main(["plan", "-C", str(root), "--env", env, "--detailed-exitcode"]) == ExitCode.OK
-    # Removing staging's client deactivates only that one.
+    # Removing staging's client deactivates only that one (it is every client staging
+    # manages, which is refused unless --allow-over-limit says so).
     (root / "environments" / "staging.yaml").write_text("clients: {}\n")
-    assert main(["apply", "-C", str(root), "--env", "staging", "--auto-approve"]) == ExitCode.OK
+    assert main(["apply", "-C", str(root), "--env", "staging", "--auto-approve",
+                 "--allow-over-limit"]) == ExitCode.OK
     assert _active_keys(root) == ["a"]
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from selvsync.apply.runner import apply_plan
 from selvsync.live.planning import plan_project
+from selvsync.plan.safety import Overrides, apply_overrides
 from tests.harness import TOKEN, ProjectDir, idporten, make_emulator, raw_clients
 
 KEYS = ["a", "b", "c", "d", "e"]
@@ -78,11 +79,16 @@ def test_apply_then_plan_is_empty_and_others_untouched(
         proj = ProjectDir(Path(tmp) / "p")
         # Loose limits: the property is about convergence, not the safety thresholds.
         text = (proj.root / "selvsync.yaml").read_text()
-        (proj.root / "selvsync.yaml").write_text(text + "    safety: {max_destroy_percent: 100}\n")
+        (proj.root / "selvsync.yaml").write_text(
+            text + "    safety: {max_destroy_percent: 100, max_destroy: 1000}\n"
+        )
         for state in (first, second):
             proj.write({k: _client(k, v) for k, v in state.items()})
             with proj.session(emu) as session:
                 plan = plan_project(session)
+                # Emptying the environment deactivates every managed client: always refused
+                # without --allow-over-limit, which this property passes.
+                apply_overrides(plan, Overrides(allow_over_limit=True))
                 assert not plan.refusals(), plan.refusals()
                 report = apply_plan(session, plan)
                 assert report.ok, [o.message for o in report.outcomes]

@@ -89,7 +89,12 @@ def test_an_undeclared_client_of_ours_is_deactivated() -> None:
     assert (change.action, change.client_id, change.protected) == (
         Action.DEACTIVATE, "id-9", True)
     assert plan.counts["orphaned"] == 1
-    assert plan.refusals == ["client 'gone' is protected and would be deactivated"]
+    assert plan.refusals == [
+        "client 'gone' is protected and would be deactivated; "
+        "pass --allow-deactivate gone to allow it",
+        "every managed client (1) would be deactivated; pass --allow-over-limit if that "
+        "is intended",
+    ]
     assert "id-9" in plan.fingerprints
 
 
@@ -144,8 +149,11 @@ def test_too_many_deactivations_are_refused() -> None:
     keep = [DesiredClient(f"c{i}", dict(BATCH)) for i in range(6)]
     plan = _plan(_state(*keep), *live)
     assert [str(c.action) for c in plan.changes] == ["deactivate"] * 4
-    assert plan.refusals == ["4 of 10 managed clients would be deactivated or replaced "
-                             "(40 %, limit 30 %)"]
+    hint = "; pass --allow-over-limit if that is intended"
+    assert plan.refusals == [
+        "4 clients would be deactivated or replaced (limit 3, `safety.max_destroy`)" + hint,
+        "4 of 10 managed clients would be deactivated or replaced (40 %, limit 30 %)" + hint,
+    ]
 
 
 def test_an_old_secret_is_rotated() -> None:

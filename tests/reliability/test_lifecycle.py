@@ -281,7 +281,8 @@ def test_a_replace_whose_create_fails_keeps_the_old_client(
     old = client_id_of(emu, "web")
     proj.write({"web": _web(integration_type="ansattporten", allow_replace=True)})
     emu.faults.add("status", method="POST", path="/api/v1/clients", status=400)
-    result = _apply(cli, proj, "--continue-on-error")
+    # Deactivating the only managed client is always refused unless overridden on purpose.
+    result = _apply(cli, proj, "--continue-on-error", "--allow-over-limit")
     assert result.code != ExitCode.OK
     assert _live(emu, old)["active"] is True  # never both lost
     emu.faults.clear()
@@ -326,7 +327,8 @@ def test_a_new_key_whose_create_fails_keeps_its_predecessor_under_continue_on_er
     plan = cli("plan", "-C", str(proj.root))
     assert "'site' looks like its successor" in plan.out and "renamed_from: web" in plan.out
     emu.faults.add("status", method="POST", path="/api/v1/clients", status=400)
-    result = _apply(cli, proj, "--continue-on-error")
+    # Deactivating the only managed client is always refused unless overridden on purpose.
+    result = _apply(cli, proj, "--continue-on-error", "--allow-over-limit")
     assert result.code != ExitCode.OK
     assert "kept: its successor 'site' was not created completely" in result.out
     assert _live(emu, old)["active"] is True

@@ -69,7 +69,10 @@ def test_empty_listing_while_managed_clients_exist_is_refused_against_a_real_api
     plan = cli("plan", "-C", str(managed.root))
     assert plan.code == ExitCode.REFUSED
     assert "Digdir returned no clients at all" in plan.err
-    assert "the listing may be incomplete; on a true first run, apply with --force" in plan.err
+    assert (
+        "the listing may be incomplete; on a true first apply, pass --allow-empty-listing"
+        in plan.err
+    )
     result = cli("apply", "-C", str(managed.root), "--auto-approve")
     assert result.code == ExitCode.REFUSED, result.text
     assert "nothing was applied" in result.err

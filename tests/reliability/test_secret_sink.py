@@ -63,7 +63,8 @@ def test_sink_failing_after_the_write_names_the_client_and_the_way_out(
     cid = client_id_of(emu, "sak")
     assert result.code in (ExitCode.ERROR, ExitCode.PARTIAL), result.text
     assert f"sak ({cid}) was written but its new secret could not be stored" in result.out
-    assert "run `selvsync rotate-secret --env test sak`" in result.out
+    assert "selvsync rotate-secret --env test sak`" in result.out
+    assert "every plan shows a rotate-secret for it" in result.out
     assert canary.issued and Canary.PREFIX not in result.text
     # The way out works: fix the sink, rotate, and the stored secret is the valid one.
     (proj.root / "selvsync.yaml").write_text(PROJECT_YAML)

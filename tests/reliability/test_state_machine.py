@@ -54,6 +54,7 @@ from selvsync.live.planning import plan_project
 from selvsync.live.session import Session
 from selvsync.marker import parse
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
+from selvsync.plan.safety import Overrides, apply_overrides
 from tests.harness import (
     EXAMPLES,
     ProjectDir,
@@ -186,6 +187,9 @@ class SelvsyncMachine(RuleBasedStateMachine):
 
     def plan_and_apply(self, session: Session) -> tuple[Plan, bool]:
         plan = self.shown(plan_project(session))
+        # The machine removes clients freely (down to none): the size limits are not what it
+        # tests, so it passes --allow-over-limit.
+        apply_overrides(plan, Overrides(allow_over_limit=True))
         if plan.refusals():
             return plan, False
         report = apply_plan(session, plan)
@@ -393,7 +397,7 @@ class SelvsyncMachine(RuleBasedStateMachine):
     def apply_concurrently(self) -> None:
         # Two `selvsync apply` at once in one project: the apply lock serialises them, so even
         # creates happen once (the invariants check it); the second finds nothing left to do.
-        apply = ["apply", "-C", str(self.proj.root), "--auto-approve"]
+        apply = ["apply", "-C", str(self.proj.root), "--auto-approve", "--allow-over-limit"]
         codes = self.cli(apply, apply)
         event(f"concurrent: exit codes {sorted(codes)}")
         assert codes == [ExitCode.OK, ExitCode.OK], self.outputs[-1][-2000:]
