@@ -18,6 +18,7 @@ from selvsync.cli.options import (
     progress,
     project_options,
     renew_keys_option,
+    workspace_mode,
 )
 from selvsync.cli.plan import explain_refusals, plan_options
 from selvsync.errors import ExitCode, UnsafePlanError
@@ -50,6 +51,7 @@ from selvsync.render.apply_report import report_table, twin_notes
 def apply(
     directory: Path,
     envs: tuple[str, ...],
+    orgs: tuple[str, ...],
     planfile_path: Path | None,
     auto_approve: bool,
     force: bool,
@@ -59,6 +61,19 @@ def apply(
     """Create, update and deactivate clients so that live state matches the YAML."""
     from selvsync import render
 
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        return organisations.apply(
+            directory,
+            envs,
+            orgs,
+            planfile=planfile_path,
+            auto_approve=auto_approve,
+            force=force,
+            renew_keys=renew_keys,
+            continue_on_error=continue_on_error,
+        )
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path, time.time())

@@ -10,7 +10,13 @@ from pathlib import Path
 import click
 
 from selvsync.cli import connecting
-from selvsync.cli.options import color, progress, project_options, renew_keys_option
+from selvsync.cli.options import (
+    color,
+    progress,
+    project_options,
+    renew_keys_option,
+    workspace_mode,
+)
 from selvsync.errors import ExitCode
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
@@ -70,12 +76,17 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
 def plan(
     directory: Path,
     envs: tuple[str, ...],
+    orgs: tuple[str, ...],
     fmt: str,
     out: Path | None,
     renew_keys: bool,
     detailed_exitcode: bool,
 ) -> int:
     """Read live state and print what apply would change."""
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        return organisations.plan(directory, envs, orgs, fmt, out, renew_keys, detailed_exitcode)
     with connecting.reader(directory, envs) as session:
         result = plan_project(session, options=plan_options(renew_keys))
     rendered = render_plan(result, fmt, color(sys.stdout))

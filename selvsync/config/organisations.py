@@ -203,7 +203,12 @@ def _load_organisation(
             merged = {**data["environments"][name], **(own[name] or {})}
             env = parse_environment(name, merged, doc, root, errors)
         variables = {**env.variables, **org.variables, **org_vars}
-        environments[name] = dataclasses.replace(env, variables=variables)
+        secrets = env.secrets
+        if secrets and "file" in secrets and "secrets" not in (own.get(name) or {}):
+            # One sink file per organisation: two customers may both have a client `web`.
+            path = Path(str(secrets["file"]))
+            secrets = {"file": str(path.with_name(f"{path.stem}-{org.name}{path.suffix}"))}
+        environments[name] = dataclasses.replace(env, variables=variables, secrets=secrets)
     loader = _ProjectLoader(
         root, missing_states_ok=missing_states_ok or org.retired or bool(org.templates)
     )

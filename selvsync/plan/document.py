@@ -23,7 +23,8 @@ from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 from selvsync.text import escape_json
 
-FORMAT_VERSION: Final = 2  # 2: scope actions (docs/plan-format.md)
+# 2: scope actions; 3: organisations (a change is named by organisation, environment and key)
+FORMAT_VERSION: Final = 3  # docs/plan-format.md
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
