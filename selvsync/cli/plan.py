@@ -17,7 +17,7 @@ from selvsync.cli.options import (
     renew_keys_option,
     workspace_mode,
 )
-from selvsync.errors import ExitCode
+from selvsync.errors import ExitCode, UsageError
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.plan.changes import Plan, PlanOptions
@@ -83,6 +83,11 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Read live state and print what apply would change."""
+    if out is not None and not out.expanduser().parent.is_dir():
+        raise UsageError(
+            f"--out {out}: the folder {out.expanduser().parent} does not exist; create it "
+            "first or choose another path (nothing was read)"
+        )
     if workspace_mode(directory, orgs):
         from selvsync.cli import organisations
 
@@ -93,7 +98,7 @@ def plan(
     click.echo(rendered, nl=False)
     _step_summary(result, rendered if fmt == "markdown" else None)
     if out is not None:
-        planfile.write(result, out)
+        planfile.write(result, out.expanduser())
         progress(f"plan written to {out}")
     if explain_refusals(result, force=False):
         progress("apply would refuse this plan (exit 4); see above")

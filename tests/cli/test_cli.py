@@ -230,3 +230,15 @@ def test_stale_plan_message_golden(
     if request.config.getoption("--update-goldens") or os.environ.get("SELVSYNC_UPDATE_GOLDENS"):
         golden.write_text(err)
     assert err == golden.read_text(), "run pytest --update-goldens on purpose, then review"
+
+
+def test_plan_out_into_a_missing_folder_is_a_usage_error_before_any_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "q"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "quickstart", project)
+    shutil.rmtree(project / ".selvsync", ignore_errors=True)
+    code = main(["plan", "-C", str(project), "--out", str(tmp_path / "missing" / "plan.json")])
+    assert code == 64
+    assert "does not exist; create it first" in capsys.readouterr().err
+    assert not (project / ".selvsync").exists()  # nothing was read, not even the emulator
