@@ -80,7 +80,9 @@ def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
     return _config_errors(ws.errors)
 
 
-def _run(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...], command: str) -> WorkspaceRun:
+def _run(
+    directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...], command: str
+) -> WorkspaceRun:
     ws = load_workspace(directory, list(envs) or None, list(orgs) or None)
     return WorkspaceRun(ws, connecting.default_factory, command)
 
@@ -119,7 +121,9 @@ def plan(
         result = plan_workspace(run, PlanOptions(now=time.time(), renew_keys=renew_keys))
     finally:
         run.close()
-    click.echo(render_workspace(result, fmt, color=color(sys.stdout), json_hint=JSON_HINT), nl=False)
+    click.echo(
+        render_workspace(result, fmt, color=color(sys.stdout), json_hint=JSON_HINT), nl=False
+    )
     if out is not None:
         from selvsync.files import atomic_write
 
@@ -170,8 +174,6 @@ def _apply(
         click.echo("Nothing to apply.")
         return ExitCode.OK
     if not auto_approve:
-        from selvsync.cli.apply import _confirm
-
         _confirm(sum(len(o.plan.automatic) for o in todo if o.plan is not None))
     failed: dict[str, str] = {}
     for org in todo:
@@ -212,3 +214,19 @@ def _apply(
         return ExitCode.PARTIAL
     click.echo("Apply complete: live state matches the configuration in every organisation.")
     return ExitCode.OK
+
+
+def _confirm(count: int) -> None:
+    if not sys.stdin.isatty():
+        raise UnsafePlanError(
+            "no terminal to confirm on; review the plan and pass --auto-approve to apply "
+            "without asking"
+        )
+    answer = click.prompt(
+        f"Apply these {count} changes? Only 'yes' is accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    if answer.strip() != "yes":
+        raise click.Abort()

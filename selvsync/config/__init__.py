@@ -380,9 +380,8 @@ class _ProjectLoader:
             self._fail(source.doc.locate(source.prefix), field, "expected a mapping of fields")
             return None
         base_name = body.get("extends")
-        if base_name is None and key in self.templates and source.prefix[:1] == ("clients",):
-            if source is not shared.get(key):
-                base_name = key  # an organisation's override of a template merges over it
+        if base_name is None and key in self.templates and source is not shared.get(key):
+            base_name = key  # an organisation's override of a template merges over it
         if base_name is not None:
             extended = self._extend(key, source, str(base_name), shared, body, origins)
             if extended is None:

@@ -120,7 +120,9 @@ def _organisations(
         here = ("organisations", name)
         orgno = str(raw["orgno"])
         # MOD11 offline: a typo in an orgno is caught before anything is read or written.
-        errors.extend(rules.check_orgno(orgno, doc.locate((*here, "orgno")), dotted((*here, "orgno"))))
+        errors.extend(
+            rules.check_orgno(orgno, doc.locate((*here, "orgno")), dotted((*here, "orgno")))
+        )
         if orgno in seen:
             errors.append(
                 Diagnostic(
@@ -225,7 +227,9 @@ def _load_organisation(
     return org_project
 
 
-def _check_template(loader: _ProjectLoader, name: str, doc: Document, where: tuple[Any, ...]) -> None:
+def _check_template(
+    loader: _ProjectLoader, name: str, doc: Document, where: tuple[Any, ...]
+) -> None:
     shared = loader._shared()
     if name not in shared:
         pos = doc.locate(where) or doc.locate(("templates",))

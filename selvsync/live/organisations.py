@@ -112,8 +112,9 @@ class WorkspaceRun:
     def session(self, name: str) -> OrgSession:
         if name not in self.sessions:
             org = self.workspace.organisations[name]
+            project = self.workspace.projects[name]
             self.sessions[name] = OrgSession(
-                self.workspace.projects[name], self.factory_for, self.command, run=self, org=org
+                project, self._factory(name, project), self.command, run=self, org=org
             )
         return self.sessions[name]
 
@@ -187,11 +188,12 @@ def cross_check(run: WorkspaceRun, plans: dict[str, Plan]) -> None:
         project = ws.projects[name]
         stamped = {e.name for e in plan.environments if run.shared(org, e.name)}
         orgplan.stamp_client_orgno(plan, org.orgno, stamped)
-        for env in plan.environments:
-            routes.setdefault((run.route(org, env.name), env.name), []).append(name)
-            raw = run.raw_listing(org, env.name)
-            credential = run.credential_orgno(run.route(org, env.name))
-            orgplan.check_foreign_adoptions(plan, project, env.name, raw, credential)
+        for env_plan in plan.environments:
+            route = run.route(org, env_plan.name)
+            routes.setdefault((route, env_plan.name), []).append(name)
+            raw = run.raw_listing(org, env_plan.name)
+            credential = run.credential_orgno(route)
+            orgplan.check_foreign_adoptions(plan, project, env_plan.name, raw, credential)
     for (route, env), names in routes.items():
         first = ws.organisations[names[0]]
         orgplan.check_moves(

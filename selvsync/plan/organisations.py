@@ -13,7 +13,7 @@ organisation could see on its own:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +72,11 @@ class WorkspacePlan:
         for org in self.organisations:
             if org.plan is None:
                 out.append(
-                    {"organisation": org.name, "environment": "-", "error": org.error or org.failure}
+                    {
+                        "organisation": org.name,
+                        "environment": "-",
+                        "error": org.error or org.failure,
+                    }
                 )
                 continue
             for env in org.plan.environments:
@@ -97,7 +101,7 @@ def stamp_client_orgno(plan: Plan, orgno: str, environments: set[str]) -> None:
 
 
 def check_foreign_adoptions(
-    plan: Plan, project: Project, env: str, raw: list[Mapping[str, Any]], credential_orgno: str
+    plan: Plan, project: Project, env: str, raw: Sequence[Mapping[str, Any]], credential_orgno: str
 ) -> None:
     """A `client_id:` must name a client of this organisation in the listing it shares."""
     state = project.states.get(env)
@@ -124,7 +128,7 @@ def check_moves(
     plans: Mapping[str, Plan],
     projects: Mapping[str, Project],
     env: str,
-    raw: list[Mapping[str, Any]],
+    raw: Sequence[Mapping[str, Any]],
     credential_orgno: str,
     unloaded: frozenset[str] = frozenset(),
 ) -> None:

@@ -26,7 +26,9 @@ def _table_rows(plan: WorkspacePlan, *, changed_only: bool) -> list[list[str]]:
     rows = []
     for row in plan.rows():
         if "error" in row:
-            rows.append([row["organisation"], "-", "invalid configuration or failed read", "", "", ""])
+            rows.append(
+                [row["organisation"], "-", "invalid configuration or failed read", "", "", ""]
+            )
             continue
         cells = [str(row[h]) for h in HEADINGS]
         if changed_only and all(c == "0" for c in cells[2:]):
@@ -63,7 +65,9 @@ def render_markdown_workspace(
     head = [MARKER, "", "### selvsync plan: organisations", ""]
     head.append("| " + " | ".join(HEADINGS) + " |")
     head.append("|" + "---|" * len(HEADINGS))
-    head += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in _table_rows(plan, changed_only=True)]
+    head += [
+        "| " + " | ".join(_cell(c) for c in r) + " |" for r in _table_rows(plan, changed_only=True)
+    ]
     unchanged = _unchanged(plan)
     if unchanged:
         names = ", ".join(o.name for o in unchanged)
@@ -92,7 +96,9 @@ def render_markdown_workspace(
     text += "".join(blocks[:kept])
     if kept < len(blocks):
         hint = json_hint or "For the full plan, run `selvsync plan --format json`."
-        text += f"\n_{len(blocks) - kept} more organisation(s) with changes are not shown. {hint}_\n"
+        text += (
+            f"\n_{len(blocks) - kept} more organisation(s) with changes are not shown. {hint}_\n"
+        )
     return text
 
 
@@ -131,9 +137,7 @@ def workspace_document(plan: WorkspacePlan, *, plan_file: bool = False) -> dict[
 
 
 def render_json_workspace(plan: WorkspacePlan, *, plan_file: bool = False) -> str:
-    text = json.dumps(
-        workspace_document(plan, plan_file=plan_file), indent=2, ensure_ascii=False
-    )
+    text = json.dumps(workspace_document(plan, plan_file=plan_file), indent=2, ensure_ascii=False)
     return escape_json(text) + "\n"
 
 

@@ -336,7 +336,7 @@ def test_json_is_the_plan_dict(name: str) -> None:
 
 def test_json_contract_fields() -> None:
     doc = json.loads(render_json(scenario_mixed()))
-    assert doc["format_version"] == 2
+    assert doc["format_version"] == 3
     assert list(doc)[:3] == ["format_version", "orgno", "owner"]
     for change in doc["changes"]:
         assert {"environment", "key", "action", "client_id", "fields", "notes"} <= set(change)
