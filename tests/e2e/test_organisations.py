@@ -26,13 +26,18 @@ from selvsync.yaml import dump
 SUPPLIER = "991825827"
 OTHER_SUPPLIER = "974760673"
 # 20 valid (MOD11) customer orgnos, none of them a supplier's.
+WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def _with_check_digit(base: str) -> str | None:
+    digit = (11 - sum(w * int(c) for w, c in zip(WEIGHTS, base, strict=True)) % 11) % 11
+    return None if digit == 10 else base + str(digit)
+
+
 CUSTOMERS = [
     n
-    for n in (f"{i:08d}" for i in range(91000000, 91000400))
-    for d in [(11 - sum(w * int(c) for w, c in zip((3, 2, 7, 6, 5, 4, 3, 2), n)) % 11) % 11]
-    if d != 10
-    for n in [n + str(d)]
-    if n not in (SUPPLIER, OTHER_SUPPLIER)
+    for n in (_with_check_digit(f"{i:08d}") for i in range(91000000, 91000400))
+    if n is not None and n not in (SUPPLIER, OTHER_SUPPLIER)
 ][:20]
 
 
