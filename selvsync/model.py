@@ -12,8 +12,23 @@ from selvsync.yaml.positions import FileOrigins, Origins, PathKey, locator
 # Per-client settings that belong to selvsync, not to Digdir; everything else in a client
 # mapping is a Digdir field sent to the API as written.
 SELVSYNC_CLIENT_SETTINGS = frozenset(
-    {"extends", "keys", "protect", "allow_replace", "client_id", "merchant", "secret_max_age_days"}
+    {
+        "extends",
+        "keys",
+        "protect",
+        "allow_replace",
+        "client_id",
+        "merchant",
+        "secret_max_age_days",
+        "ignore",
+        "renamed_from",
+        "create",
+    }
 )
+
+# How long apply waits, by default, for the listing to show its own writes: Digdir documents
+# that changes take 0 to 2 minutes to reach its services; a minute more for margin.
+DEFAULT_SETTLE_SECONDS = 180
 
 EMULATOR = "emulator"
 # Requests in flight per environment at most; selvsync.api.pace adapts the window below it.
@@ -93,6 +108,9 @@ class EnvironmentSettings:
     scopes: ScopeSettings = ScopeSettings()
 
     shares_live_with: tuple[str, ...] = ()  # environments reaching the same organisation
+    # Fields the portal owns, for every client: neither compared nor written (see `ignore`).
+    ignore: tuple[str, ...] = ()
+    settle_seconds: int = DEFAULT_SETTLE_SECONDS
 
     @property
     def is_emulator(self) -> bool:
@@ -130,6 +148,11 @@ class DesiredClient:
     merchant: Merchant | None = None
     secret_max_age_days: int | None = None
     extends: str | None = None
+    # Fields selvsync neither compares nor writes once the client exists (the client's own
+    # `ignore` plus the environment's): the live value is sent back on every PUT.
+    ignore: tuple[str, ...] = ()
+    renamed_from: str | None = None  # the key this client had before (a rename, not a replace)
+    create_new: bool = False  # `create: new`: create even when an unmarked look-alike exists
     origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
 
     def locate(self, path: PathKey = ()) -> Position | None:
@@ -151,6 +174,12 @@ class DesiredClient:
             out["keys"] = list(self.key_files)
         if self.secret_max_age_days is not None:
             out["secret_max_age_days"] = self.secret_max_age_days
+        if self.ignore:
+            out["ignore"] = list(self.ignore)
+        if self.renamed_from:
+            out["renamed_from"] = self.renamed_from
+        if self.create_new:
+            out["create"] = "new"
         return out
 
 
@@ -189,6 +218,9 @@ class DesiredState:
     # Keys declared by environments that share this one's live organisation on purpose
     # (selvsync.config.sharing): their clients are theirs, never this environment's orphans.
     shared_keys: frozenset[str] = frozenset()
+    # Owners this project had before (selvsync.yaml `previous_owners`): a declared client
+    # found under one of their markers is adopted, never re-created.
+    previous_owners: tuple[str, ...] = ()
 
 
 @dataclass
@@ -198,6 +230,7 @@ class Project:
     owner: str
     environments: dict[str, EnvironmentSettings]
     states: dict[str, DesiredState] = field(default_factory=dict)
+    previous_owners: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

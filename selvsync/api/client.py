@@ -109,6 +109,7 @@ class DigdirClient:
             timeout=timeout,
             concurrency=concurrency,
         )
+        self._sleep = sleep
         self._sender = Sender(
             self._http,
             token_provider,
@@ -136,6 +137,10 @@ class DigdirClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` with the client's own sleep (tests inject one that never waits)."""
+        self._sleep(seconds)
 
     @property
     def pace(self) -> Pace:

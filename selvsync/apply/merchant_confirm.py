@@ -14,7 +14,7 @@ from selvsync.errors import SelvsyncError
 from selvsync.live.session import Session
 from selvsync.marker import compose, index_managed, parse
 from selvsync.plan import merchant as merchantplan
-from selvsync.plan.diff import writable
+from selvsync.plan.lossless import passthrough
 
 
 def confirm_merchant(session: Session, env: str, keys: Sequence[str] = ()) -> list[str]:
@@ -46,7 +46,7 @@ def confirm_merchant(session: Session, env: str, keys: Sequence[str] = ()) -> li
             human, marker = parse(live.get("description"))
             if marker is None or marker.merchant_digest == digest:
                 continue
-            body = writable(dict(live))
+            body = passthrough(live)  # every field as Digdir holds it, unknown ones too
             body["description"] = compose(human, marker.with_(merchant_digest=digest))
             client.update_client(str(live["client_id"]), body)
         confirmed.append(key)

@@ -23,7 +23,7 @@ from selvsync.live.session import Session
 from selvsync.marker import compose, index_managed, parse
 from selvsync.plan.actions import Action, apply_phases
 from selvsync.plan.changes import Change, Plan
-from selvsync.plan.diff import writable
+from selvsync.plan.lossless import passthrough
 from selvsync.plan.results import ApplyReport, Outcome, Status
 from selvsync.rules.fields import SECRET_METHODS
 from selvsync.sensitive.value import Secret
@@ -96,6 +96,10 @@ class _Runner:
         self.progress = progress
         self.failed_keys: set[str] = set()
         self.created: dict[str, str] = {}  # key -> client_id of clients made in this run
+        # Keys whose new client (create or replace) is complete: keys registered, secret
+        # stored. A deactivation that names one as its successor waits for it.
+        self.completed: set[str] = set()
+        self.planned_new: set[str] = set()
         self._lock = threading.Lock()
         self.concurrency = session.project.environments[env].concurrency
         # Shared by every environment's runner: Ctrl-C stops the whole apply, not one phase.
@@ -104,6 +108,9 @@ class _Runner:
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
+        self.planned_new = {
+            c.key for c in changes if c.action in (Action.CREATE, Action.REPLACE)
+        }
         for phase in apply_phases():
             batch = [c for c in changes if c.action in phase]
             if not batch or self.interrupt.is_set():
@@ -139,11 +146,19 @@ class _Runner:
         if blocked or (self.stop.is_set() and not self.continue_on_error):
             outcome.message = "an earlier change failed" if blocked else "stopped after a failure"
             return
+        waiting = self._successor_missing(change)
+        if waiting:
+            # Never lose both: the old client stays until its successor is complete.
+            outcome.message = waiting
+            return
         label = f"{self.env}: {change.action} {change.key}"
         self.progress(f"{label} ...")
         try:
             outcome.client_id = self._do(change)
             outcome.status = Status.APPLIED
+            if change.action in (Action.CREATE, Action.REPLACE):
+                with self._lock:
+                    self.completed.add(change.key)
             self.progress(f"{label}: done")
         except KeyboardInterrupt:
             # Seen in a worker (signals land in the main thread, which sets the flag too):
@@ -165,6 +180,21 @@ class _Runner:
             self.stop.set()
             self.progress(f"{label}: FAILED")
 
+    def _successor_missing(self, change: Change) -> str:
+        """Why a deactivation must wait for its successor ('' when it need not)."""
+        successor = change.successor
+        if change.action != Action.DEACTIVATE or successor is None:
+            return ""
+        with self._lock:
+            failed = successor in self.failed_keys
+            missing = successor in self.planned_new and successor not in self.completed
+        if failed or missing:
+            return (
+                f"kept: its successor '{successor}' was not created completely, so the old "
+                "client stays active; a re-run of apply converges"
+            )
+        return ""
+
     # -- one change ---------------------------------------------------------------------
 
     def _do(self, change: Change) -> str | None:
@@ -174,7 +204,7 @@ class _Runner:
             return None
         if action == Action.CREATE:
             return self._create(change)
-        if action in (Action.UPDATE, Action.ADOPT):
+        if action in (Action.UPDATE, Action.ADOPT, Action.RENAME):
             assert change.client_id and change.body is not None
             result = self.client.update_client(change.client_id, change.body)
             self.written.record(self.env, result.client)
@@ -183,14 +213,24 @@ class _Runner:
             return change.client_id
         if action == Action.UPDATE_KEYS:
             assert change.client_id
+            if change.keys_moved and change.keys_from:
+                self._free_kids(change.keys_from, change.keys_moved)
             if change.jwks:
                 self.client.replace_jwks(change.client_id, change.jwks)
             else:
                 self.client.delete_jwks(change.client_id)
             return change.client_id
         if action == Action.REPLACE:
+            # The new client first, complete (keys, secret); the old one only after it.
             assert change.client_id
-            new_id = self._create(change, exclude=change.client_id)
+            moving = bool(change.keys_moved and change.jwks)
+            new_id = self._create(change, exclude=change.client_id, keys=not moving)
+            if moving:
+                # Digdir holds a kid on one client only: free them on the old client, then
+                # register them on the new one (the plan explains the short window).
+                self._free_kids(change.keys_from or change.client_id, change.keys_moved)
+                assert change.jwks is not None
+                self.client.replace_jwks(new_id, change.jwks)
             self.client.deactivate_client(change.client_id)
             self.written.deactivated(self.env, change.client_id)
             return new_id
@@ -212,18 +252,20 @@ class _Runner:
             return self._rotate(change, change.client_id)
         raise SelvsyncError(f"{self.env}: {change.key}: action {action} cannot be applied here")
 
-    def _create(self, change: Change, exclude: str | None = None) -> str:
+    def _create(self, change: Change, exclude: str | None = None, *, keys: bool = True) -> str:
         assert change.body is not None
         body = dict(change.body)
         secret: Secret | None
+        replacing = change.action == Action.REPLACE
         try:
             result = self.client.create_client(body, marker=change.key)
             cid, secret = str(result.client["client_id"]), result.secret
-            self.written.record(self.env, result.client, created=True)
+            self.written.record(self.env, result.client, created=True, replacing=replacing)
         except AmbiguousWriteError:
             cid, secret = self._recover_create(change, body, exclude)
+            self.written.mark_created(self.env, cid, replacing=replacing)
         self.created[change.key] = cid
-        if change.jwks:
+        if change.jwks and keys:
             self.client.replace_jwks(cid, change.jwks)
         if secret is not None:
             self._store_secret(change, cid, secret)
@@ -250,6 +292,17 @@ class _Runner:
             if live.get("client_id") != exclude:
                 return str(live["client_id"])
         return None
+
+    def _free_kids(self, client_id: str, kids: list[str]) -> None:
+        """Remove ``kids`` from ``client_id``'s key set (the rest stays registered)."""
+        current = self.client.get_jwks(client_id).get("keys") or []
+        rest = [k for k in current if isinstance(k, dict) and k.get("kid") not in set(kids)]
+        if len(rest) == len(current):
+            return  # already free (a re-run)
+        if rest:
+            self.client.replace_jwks(client_id, rest)
+        else:
+            self.client.delete_jwks(client_id)
 
     def _rotate(self, change: Change, client_id: str) -> str:
         secret = self.client.rotate_secret(client_id)
@@ -304,7 +357,7 @@ def rotate_secret_now(
             f"{env}: '{key}' authenticates with {method}, which has no client secret to rotate"
         )
     cid = str(target["client_id"])
-    body = writable(target)
+    body = passthrough(target)  # every field as Digdir holds it, unknown ones included
     change = Change(env, key, Action.ROTATE_SECRET, cid, body=body)
     sink = sink_for(session.project.environments[env].secrets, session.project.root)
     if sink is None:

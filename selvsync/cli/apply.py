@@ -107,11 +107,16 @@ def apply(
                 err=True,
             )
             return ExitCode.INTERRUPTED
-        after = check_after_apply(session)
+        after = check_after_apply(session, progress=progress)
         for note in twin_notes(after):
             progress(note)
         leftover = after.plan
-    return _conclude(report, leftover, manual)
+    code = _conclude(report, leftover, manual)
+    for late in after.unsettled:
+        click.echo(late.message(), err=True)
+    if after.unsettled and code == ExitCode.OK:
+        return ExitCode.PARTIAL
+    return code
 
 
 def _conclude(report: ApplyReport, leftover: Plan, manual: int) -> int:

@@ -152,6 +152,7 @@ class _ProjectLoader:
         orgno = str(data["orgno"])
         self.errors.extend(rules.check_orgno(orgno, doc.locate(("orgno",)), "orgno"))
         owner = str(data.get("owner") or orgno)
+        previous = tuple(str(o) for o in data.get("previous_owners") or () if str(o) != owner)
         environments = {
             name: parse_environment(name, raw, doc, self.root, self.errors)
             for name, raw in data["environments"].items()
@@ -168,7 +169,7 @@ class _ProjectLoader:
                         if guess
                         else "declared: " + ", ".join(environments),
                     )
-        project = Project(self.root, orgno, owner, environments)
+        project = Project(self.root, orgno, owner, environments, previous_owners=previous)
         sharing.check_shared_live(project, doc.locate, self._fail)
         return project, doc
 
@@ -281,7 +282,9 @@ class _ProjectLoader:
         project_doc: Document,
     ) -> DesiredState:
         env = project.environments[name]
-        state = DesiredState(env, files=[display_path(p) for p in paths])
+        state = DesiredState(
+            env, files=[display_path(p) for p in paths], previous_owners=project.previous_owners
+        )
         variables = {"env": name, "orgno": project.orgno, "owner": project.owner, **env.variables}
         var_origin = project_doc.locate(("environments", name, "variables"))
         merchant_source, sources = self._sources(paths)
@@ -295,6 +298,7 @@ class _ProjectLoader:
             client = self._client(key, source, shared, subst, env, state.merchant)
             if client is not None:
                 state.clients[key] = client
+        self._check_renames(state)
         if env.production:
             self._check_production_merchant(state)
         self._check_global_kids(state)
@@ -339,6 +343,35 @@ class _ProjectLoader:
                     continue
                 sources[key] = _Source(doc, ("clients", key))
         return merchant_source, sources
+
+    def _check_renames(self, state: DesiredState) -> None:
+        """`renamed_from` names a key no longer declared, at most one client claims it."""
+        claimed: dict[str, str] = {}
+        for client in sorted(state.clients.values(), key=lambda c: c.key):
+            old = client.renamed_from
+            if old is None:
+                continue
+            field = dotted(("clients", client.key, "renamed_from"))
+            where = client.locate(("renamed_from",))
+            if old == client.key:
+                self._fail(where, field, "a client cannot be renamed from its own key",
+                           "remove `renamed_from:`")
+            elif old in state.clients:
+                self._fail(
+                    where,
+                    field,
+                    f"'{old}' is still declared in this environment",
+                    f"remove '{old}' (the rename moves its live client to '{client.key}')",
+                )
+            elif old in claimed:
+                self._fail(
+                    where,
+                    field,
+                    f"'{claimed[old]}' is already renamed from '{old}'",
+                    "one live client can move to one key only",
+                )
+            else:
+                claimed[old] = client.key
 
     def _environment_merchant(self, source: _Source, subst: Substituter) -> Merchant:
         raw_merchant = subst.apply(_lookup(source), source.origins(), "merchant")
@@ -390,14 +423,17 @@ class _ProjectLoader:
         before = len(self.errors)
         body = subst.apply(body, origins, field)
         locate = locator(origins)
+        ignore = _ignored(env.ignore, body.get("ignore"))
         if len(self.errors) == before:
             # Skip the rules when a variable is undefined: they would only repeat that error.
+            # Ignored fields belong to the portal: what Digdir accepted there is not judged.
             self.errors.extend(
                 d
                 for d in rules.check_client(
                     key, body, production=env.production, locate=locate, field_prefix=field
                 )
                 if (d.position, d.field) not in self.schema_spots
+                and not _about_ignored(d.field, field, ignore)
             )
         fields = {k: v for k, v in body.items() if k not in SELVSYNC_CLIENT_SETTINGS}
         client = DesiredClient(
@@ -408,6 +444,9 @@ class _ProjectLoader:
             client_id=body.get("client_id"),
             secret_max_age_days=body.get("secret_max_age_days"),
             extends=str(base_name) if base_name is not None else None,
+            ignore=ignore,
+            renamed_from=body.get("renamed_from"),
+            create_new=body.get("create") == "new",
             origins=origins,
         )
         client.merchant = self._client_merchant(body.get("merchant"), env_merchant, locate, field)
@@ -450,15 +489,27 @@ class _ProjectLoader:
         """The environment's merchant data with the client's own `merchant:` over it."""
         merged = dict(env_merchant.as_dict())
         if isinstance(override, dict):
+            checked = dict(override)
+            if isinstance(override.get("invoice"), dict) and env_merchant.invoice:
+                # Judge the invoice the client ends up with, not its override alone.
+                checked["invoice"] = {**env_merchant.invoice, **override["invoice"]}
             self.errors.extend(
                 rules.check_merchant(
-                    override,
+                    checked,
                     production=False,
                     locate=lambda p: locate(("merchant", *p)),
                     field_prefix=f"{field}.merchant",
                 )
             )
-            merged.update({k: v for k, v in override.items() if v is not None})
+            for name, value in override.items():
+                if value is None:
+                    continue
+                if name == "invoice" and isinstance(value, dict):
+                    # Key by key: a client's own reference keeps the environment's orgno,
+                    # contact and PEPPOL address (a null keeps the environment's value).
+                    base = merged.get("invoice") or {}
+                    value = {**base, **{k: v for k, v in value.items() if v is not None}}
+                merged[name] = value
         return _merchant(merged)
 
     def _client_keys(
@@ -506,6 +557,21 @@ class _ProjectLoader:
             (c.key, jwk, c.locate(("keys",))) for c in state.clients.values() for jwk in c.keys
         ]
         self.errors.extend(keyfiles.check_kids_globally_unique(entries))
+
+
+def _ignored(environment: tuple[str, ...], own: Any) -> tuple[str, ...]:
+    """The environment's `ignore` plus the client's own, in order, each once."""
+    names = list(environment) + [str(f) for f in own or () if isinstance(f, str)]
+    return tuple(dict.fromkeys(names))
+
+
+def _about_ignored(diagnostic_field: str, prefix: str, ignore: tuple[str, ...]) -> bool:
+    """Whether a rule's diagnostic is about an ignored field (``clients.a.redirect_uris[1]``)."""
+    if not ignore or not diagnostic_field.startswith(prefix + "."):
+        return False
+    rest = diagnostic_field[len(prefix) + 1 :]
+    name = rest.split(".", 1)[0].split("[", 1)[0]
+    return name in ignore
 
 
 def _lookup(source: _Source) -> Any:

@@ -85,6 +85,7 @@ def parse_environment(
         emulator_db=(root / (db or f".selvsync/emulator-{name}.sqlite"))
         if api == EMULATOR
         else None,
+        ignore=tuple(str(f) for f in raw.get("ignore") or ()),
         scopes=scope_settings(raw.get("scopes"), (*here, "scopes"), doc, errors),
         **as_written,
     )
@@ -96,6 +97,7 @@ _AS_WRITTEN = (
     "key_expiry_warning_days",
     "key_propagation_minutes",
     "secret_max_age_days",
+    "settle_seconds",
 )
 
 

@@ -222,7 +222,9 @@ def _load_organisation(
         loader.templates = org.templates
         for i, name in enumerate(org.templates):
             _check_template(loader, name, doc, ("organisations", org.name, "templates", i))
-    org_project = Project(root, org.orgno, org.owner, environments)
+    org_project = Project(
+        root, org.orgno, org.owner, environments, previous_owners=project.previous_owners
+    )
     loader.states(org_project, doc, env_names)  # raises ConfigError with every problem
     return org_project
 

@@ -5,27 +5,65 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from selvsync.api.client import DigdirClient
 from selvsync.errors import StalePlanError
 from selvsync.live import planfile
 from selvsync.live import scopes as livescopes
 from selvsync.live.read import read_jwks, read_live
 from selvsync.live.session import Session
+from selvsync.marker import index_managed
+from selvsync.model import DesiredState
 from selvsync.plan import freshness
 from selvsync.plan.builder import build_environment_plan
 from selvsync.plan.changes import EnvironmentPlan, LiveSnapshot, Plan, PlanOptions
+from selvsync.plan.lifecycle import lookalike_ids
 from selvsync.plan.recheck import recheck
 
 
 def plan_environment(
-    session: Session, name: str, options: PlanOptions | None = None
+    session: Session,
+    name: str,
+    options: PlanOptions | None = None,
+    listing: list[dict[str, Any]] | None = None,
 ) -> tuple[EnvironmentPlan, LiveSnapshot]:
+    """Plan one environment (from ``listing`` when it was already read)."""
     state = session.project.states[name]
     client = session.client(name)
-    live = read_live(client, state, session.project.owner, session.written, session.listing(name))
-    plan = build_environment_plan(state, session.project.owner, live, options)
+    owner = session.project.owner
+    listed = session.listing(name) if listing is None else listing
+    live = read_live(client, state, owner, session.written, listed)
+    _read_lookalike_keys(client, state, owner, live)
+    plan = build_environment_plan(state, owner, live, options)
     livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
     return plan, live
+
+
+def _read_lookalike_keys(
+    client: DigdirClient, state: DesiredState, owner: str, live: LiveSnapshot
+) -> None:
+    """Key sets of unmarked clients that may be a declared client whose marker was lost:
+    read only when a declared client with keys has no marked live client (a planned create),
+    and only for unmarked clients of its integration type."""
+    present = set(index_managed(live.clients, owner))
+    absent = [
+        c
+        for key, c in state.clients.items()
+        if key not in present and not c.client_id and c.keys and not c.create_new
+    ]
+    if not absent:
+        return
+    others = [
+        c
+        for c in live.clients
+        if c.get("active") is not False and str(c.get("client_id")) not in live.jwks
+    ]
+    ids = lookalike_ids(others, absent, owner)[:_MAX_LOOKALIKE_READS]
+    live.jwks.update(read_jwks(client, ids, state.environment.concurrency))
+
+
+_MAX_LOOKALIKE_READS = 50
 
 
 def plan_project(

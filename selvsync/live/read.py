@@ -16,7 +16,7 @@ from selvsync.api.errors import NotFoundError
 from selvsync.gcpause import paused_gc
 from selvsync.live.checks import check_listing
 from selvsync.live.writelog import WriteLog
-from selvsync.marker import classify_owner
+from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredClient, DesiredState
 from selvsync.plan.changes import LiveSnapshot
 
@@ -111,13 +111,21 @@ def _ids_of_declared(
     """Active live clients that are (or will be adopted as) declared clients matching ``wants``."""
     with_keys = {key for key, c in state.clients.items() if wants(c)}
     adopt_ids = {c.client_id: key for key, c in state.clients.items() if c.client_id}
+    # A rename (renamed_from) or an owner change (previous_owners) reads the old marker's.
+    renamed = {c.renamed_from: key for key, c in state.clients.items() if c.renamed_from}
     out: list[str] = []
     for live in clients:
         if live.get("active") is False:
             continue
         cid = str(live.get("client_id"))
         marker, _ = classify_owner(live.get("description"), owner)
-        key = marker.key if marker is not None else adopt_ids.get(cid)
+        if marker is None:
+            _, held = parse(live.get("description"))
+            if held is not None and held.owner in state.previous_owners:
+                marker = held
+        key = adopt_ids.get(cid) or (marker.key if marker is not None else None)
+        if key is not None and key not in state.clients:
+            key = renamed.get(key, key)
         if key is not None and key in with_keys:
             out.append(cid)
     return sorted(out)

@@ -19,18 +19,54 @@ class WriteLog:
         self._lock = threading.Lock()
         self._by_env: dict[str, dict[str, dict[str, Any]]] = {}
         self._created: dict[str, set[str]] = {}
+        self._replacing: dict[str, set[str]] = {}
 
-    def record(self, env: str, client: dict[str, Any], *, created: bool = False) -> None:
+    def record(
+        self, env: str, client: dict[str, Any], *, created: bool = False, replacing: bool = False
+    ) -> None:
         cid = str(client["client_id"])
         with self._lock:
             self._by_env.setdefault(env, {})[cid] = dict(client)
-            if created:
-                self._created.setdefault(env, set()).add(cid)
+        if created:
+            self.mark_created(env, cid, replacing=replacing)
+
+    def mark_created(self, env: str, client_id: str, *, replacing: bool = False) -> None:
+        """``client_id`` was made by this run (``replacing``: as the new client of a replace,
+        which carries the old one's marker on purpose: never a racing apply's twin)."""
+        with self._lock:
+            self._created.setdefault(env, set()).add(client_id)
+            if replacing:
+                self._replacing.setdefault(env, set()).add(client_id)
 
     def created(self, env: str) -> set[str]:
         """The ids of the clients this run created in ``env``."""
         with self._lock:
             return set(self._created.get(env, ()))
+
+    def replacements(self, env: str) -> set[str]:
+        """The ids of the clients this run created to replace another."""
+        with self._lock:
+            return set(self._replacing.get(env, ()))
+
+    def pending(self, env: str, listed: list[dict[str, Any]]) -> list[str]:
+        """This run's writes the listing does not show yet, in words (sorted).
+
+        A create shows when its client is listed; a deactivation when its client is listed
+        inactive (or not at all); an update when the listed version is at least as new."""
+        with self._lock:
+            written = dict(self._by_env.get(env, {}))
+        shown = {str(c.get("client_id")): c for c in listed}
+        out: list[str] = []
+        for cid, mine in sorted(written.items()):
+            seen = shown.get(cid)
+            if mine.get(_GONE):
+                if seen is not None and seen.get("active") is not False:
+                    out.append(f"{cid} still listed as active")
+            elif seen is None:
+                out.append(f"{cid} not listed yet")
+            elif _stamp(seen) < _stamp(mine):
+                out.append(f"{cid} listed in an older version")
+        return out
 
     def deactivated(self, env: str, client_id: str) -> None:
         with self._lock:

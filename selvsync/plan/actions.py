@@ -19,6 +19,7 @@ class Action(StrEnum):
     REPLACE = "replace"
     DEACTIVATE = "deactivate"
     ADOPT = "adopt"
+    RENAME = "rename"
     ROTATE_SECRET = "rotate-secret"
     UPDATE_KEYS = "update-keys"
     MERCHANT = "merchant"
@@ -76,54 +77,59 @@ ACTIONS: dict[Action, ActionSpec] = {
     Action.ADOPT: ActionSpec(
         "<=", "to adopt", "Adopt", "cyan", apply_phase=3, render_rank=7, phrase_rank=4,
     ),
+    # Terraform's `moved`: the live client changes key (its marker is rewritten in one
+    # update); nothing is created or deactivated.
+    Action.RENAME: ActionSpec(
+        "=>", "to rename", "Rename", "cyan", apply_phase=3, render_rank=8, phrase_rank=5,
+    ),
     Action.UPDATE: ActionSpec(
-        "~", "to update", "Update", "yellow", apply_phase=3, render_rank=8, phrase_rank=1,
+        "~", "to update", "Update", "yellow", apply_phase=3, render_rank=9, phrase_rank=1,
         always_counted=True,
     ),
     Action.UPDATE_KEYS: ActionSpec(
-        "~", "to update keys", "Update keys", "yellow", apply_phase=4, render_rank=11,
-        phrase_rank=5,
+        "~", "to update keys", "Update keys", "yellow", apply_phase=4, render_rank=12,
+        phrase_rank=6,
     ),
     Action.ROTATE_SECRET: ActionSpec(
-        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=4, render_rank=12,
-        phrase_rank=6,
+        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=4, render_rank=13,
+        phrase_rank=7,
     ),
     # Merchant changes may need a person in the portal: a colour of their own. Applied after
     # creates and replacements, so the data lands on the new client.
     Action.MERCHANT: ActionSpec(
-        "!", "to update merchant data", "Merchant", "magenta", apply_phase=6, render_rank=13,
-        phrase_rank=7,
+        "!", "to update merchant data", "Merchant", "magenta", apply_phase=6, render_rank=14,
+        phrase_rank=8,
     ),
     # Scopes first (a client may declare a scope created in the same apply); revocations
     # and scope deactivations with the client deactivations, last.
     Action.SCOPE_DEACTIVATE: ActionSpec(
         "-", "to deactivate scopes", "Deactivate scope", "red", apply_phase=7, render_rank=1,
-        phrase_rank=8, destructive=True,
+        phrase_rank=9, destructive=True,
         scope=True,
     ),
     Action.REVOKE: ActionSpec(
         "-", "to revoke access", "Revoke", "red", apply_phase=7, render_rank=2,
-        phrase_rank=13, destructive=True,
+        phrase_rank=14, destructive=True,
         scope=True,
     ),
     Action.SCOPE_CREATE: ActionSpec(
         "+", "to create scopes", "Create scope", "green", apply_phase=1, render_rank=5,
-        phrase_rank=9,
+        phrase_rank=10,
         scope=True,
     ),
     Action.SCOPE_REACTIVATE: ActionSpec(
         "+", "to reactivate scopes", "Reactivate scope", "green", apply_phase=1,
-        render_rank=6, phrase_rank=10,
+        render_rank=6, phrase_rank=11,
         scope=True,
     ),
     Action.SCOPE_UPDATE: ActionSpec(
-        "~", "to update scopes", "Update scope", "yellow", apply_phase=1, render_rank=9,
-        phrase_rank=11,
+        "~", "to update scopes", "Update scope", "yellow", apply_phase=1, render_rank=10,
+        phrase_rank=12,
         scope=True,
     ),
     Action.GRANT: ActionSpec(
-        "+", "to grant access", "Grant", "green", apply_phase=2, render_rank=10,
-        phrase_rank=12,
+        "+", "to grant access", "Grant", "green", apply_phase=2, render_rank=11,
+        phrase_rank=13,
         scope=True,
     ),
 }

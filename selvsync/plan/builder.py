@@ -18,7 +18,7 @@ from typing import Any
 from selvsync.gcpause import paused_gc
 from selvsync.marker import Marker, Ownership, classify_owner, compose, parse
 from selvsync.model import DesiredClient, DesiredState
-from selvsync.plan import diff
+from selvsync.plan import diff, lifecycle
 from selvsync.plan import keys as keyplan
 from selvsync.plan import merchant as merchantplan
 from selvsync.plan.actions import Action
@@ -28,6 +28,7 @@ from selvsync.plan.changes import (
     LiveSnapshot,
     PlanOptions,
 )
+from selvsync.plan.lossless import put_body
 from selvsync.rules.fields import IMMUTABLE_FIELDS, SECRET_METHODS
 
 
@@ -40,6 +41,14 @@ def desired_body(client: DesiredClient, marker: Marker) -> dict[str, Any]:
 def _marker_for(client: DesiredClient, owner: str, existing: Marker | None) -> Marker:
     keep = existing if existing is not None else Marker(owner, client.key)
     return keep.with_(owner=owner, key=client.key, protected=client.protect)
+
+
+def update_body(
+    client: DesiredClient, owner: str, live_client: dict[str, Any], existing: Marker | None
+) -> dict[str, Any]:
+    """The PUT body for a live client: the live client with the declared fields over it."""
+    declared = desired_body(client, _marker_for(client, owner, existing))
+    return put_body(live_client, declared, client.ignore)
 
 
 def _keys_change(
@@ -135,6 +144,13 @@ class _LiveIndex:
     by_id: dict[str, dict[str, Any]] = field(default_factory=dict)  # all, by client_id
     duplicates: list[str] = field(default_factory=list)  # marker keys on two active clients
     counts: dict[str, int] = field(default_factory=dict)  # by ownership, plus "inactive"
+    groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # active ours, by key
+    # Active clients that are not ours (unmarked, foreign), in listing order.
+    others: list[dict[str, Any]] = field(default_factory=list)
+    # Our keys whose live client moves to another key in this plan (renames): never orphans.
+    moved: set[str] = field(default_factory=set)
+    # Old clients of a replace that did not finish, by key: deactivated to complete it.
+    leftovers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _build_environment_plan(
@@ -145,13 +161,17 @@ def _build_environment_plan(
     # 1. Sort the live clients by owner and marker key, and count them.
     index = _index_live(live, state, owner)
     plan.counts = index.counts
-    # 2. Two active clients with one marker: a person must resolve that first.
+    plan.others = lifecycle.others_summary(index.others, owner)
+    # 2. Two active clients with one marker: an unfinished replace is completed; anything
+    #    else a person must resolve first.
+    _resolve_duplicates(plan, index, state)
     _block_duplicates(plan, index)
     # 3. Every declared client: adopt, create, or compare with its live counterpart.
     for _, wanted in sorted(state.clients.items()):
         _plan_declared(plan, state, wanted, index, owner, live, options)
-    # 4. Ours but no longer declared: deactivate.
+    # 4. Ours but no longer declared: deactivate (after its successor, if it has one).
     _plan_deactivations(plan, state, index, live)
+    lifecycle.link_successors(plan, index.by_id)
     # 5. An empty listing may be a broken one: refuse (or warn) before creating everything.
     _check_empty_listing(plan, state, live)
     # 6. Safety limits on destructive changes.
@@ -174,11 +194,28 @@ def _index_live(live: LiveSnapshot, state: DesiredState, owner: str) -> _LiveInd
             if marker.key in index.ours:
                 index.duplicates.append(marker.key)
             index.ours[marker.key] = client
+            index.groups.setdefault(marker.key, []).append(client)
             managed = marker.key in state.clients
             index.counts[str(Ownership.MANAGED if managed else Ownership.ORPHANED)] += 1
         else:
             index.counts[str(Ownership.FOREIGN if foreign else Ownership.UNMARKED)] += 1
+            index.others.append(client)
     return index
+
+
+def _resolve_duplicates(plan: EnvironmentPlan, index: _LiveIndex, state: DesiredState) -> None:
+    """Twins that differ in integration_type are a replace that did not finish: the one that
+    matches the YAML is the client; the others are left for deactivation."""
+    for key in sorted(set(index.duplicates)):
+        wanted = state.clients.get(key)
+        kind = wanted.fields.get("integration_type") if wanted is not None else None
+        group = index.groups.get(key, [])
+        matching = [c for c in group if c.get("integration_type") == kind]
+        if kind is None or len(matching) != 1:
+            continue
+        index.ours[key] = matching[0]
+        index.leftovers[key] = [c for c in group if c is not matching[0]]
+        index.duplicates = [k for k in index.duplicates if k != key]
 
 
 def _block_duplicates(plan: EnvironmentPlan, index: _LiveIndex) -> None:
@@ -199,15 +236,41 @@ def _plan_declared(
     options: PlanOptions,
 ) -> None:
     live_client = index.ours.get(wanted.key)
+    renamed = wanted.renamed_from
     if live_client is None and wanted.client_id:
-        live_client = _adoptable(plan, wanted, index.by_id, owner)
+        live_client = _adoptable(plan, wanted, index, owner, state)
         if live_client is None:
             return
-        _plan_adopt(plan, state, wanted, live_client, owner, live, options)
+        _, held = parse(live_client.get("description"))
+        if held is not None and held.owner == owner:
+            _plan_rename(plan, state, wanted, live_client, owner, live, options, index)
+        else:
+            _plan_adopt(plan, state, wanted, live_client, owner, live, options, held)
+    elif live_client is None and renamed and renamed in index.ours:
+        live_client = index.ours[renamed]
+        _plan_rename(plan, state, wanted, live_client, owner, live, options, index)
     elif live_client is None:
-        _plan_create(plan, wanted, owner, index.inactive_ours.get(wanted.key))
+        previous = lifecycle.previous_owner_client(index.others, wanted, state.previous_owners)
+        if previous is not None:
+            live_client = previous
+            _, held = parse(previous.get("description"))
+            _plan_adopt(plan, state, wanted, previous, owner, live, options, held)
+        elif not lifecycle.block_lookalikes(plan, wanted, index.others, live.jwks, owner):
+            _plan_create(plan, wanted, owner, index.inactive_ours.get(wanted.key))
+            if renamed:
+                plan.notes.append(
+                    f"{wanted.key}: renamed_from: no active client carries the key "
+                    f"'{renamed}', so '{wanted.key}' is created"
+                )
     else:
         _plan_existing(plan, state, wanted, live_client, owner, live, options)
+        if renamed:
+            plan.notes.append(
+                f"{wanted.key}: the rename from '{renamed}' is done; remove `renamed_from:`"
+            )
+        for old in index.leftovers.get(wanted.key, []):
+            lifecycle.finish_replace(plan, wanted, live_client, old, live)
+            plan.fingerprints.update(live.fingerprints(old))
     _merchant_change(plan, state, wanted, live_client, live)
 
 
@@ -215,7 +278,7 @@ def _plan_deactivations(
     plan: EnvironmentPlan, state: DesiredState, index: _LiveIndex, live: LiveSnapshot
 ) -> None:
     for key, client in sorted(index.ours.items()):
-        if key in state.clients:
+        if key in state.clients or key in index.moved:
             continue
         _, marker = parse(client.get("description"))
         plan.changes.append(
@@ -246,18 +309,34 @@ def _check_empty_listing(plan: EnvironmentPlan, state: DesiredState, live: LiveS
 
 
 def _adoptable(
-    plan: EnvironmentPlan, client: DesiredClient, by_id: dict[str, dict[str, Any]], owner: str
+    plan: EnvironmentPlan,
+    client: DesiredClient,
+    index: _LiveIndex,
+    owner: str,
+    state: DesiredState,
 ) -> dict[str, Any] | None:
-    target = by_id.get(str(client.client_id))
+    """The live client `client_id:` pins, if it may be taken: unmarked, one of ours under
+    another key (a rename), or under a previous owner's marker (an owner change)."""
+    target = index.by_id.get(str(client.client_id))
     if target is None or target.get("active") is False:
-        state = "deactivated" if target is not None else "not found"
+        status = "deactivated" if target is not None else "not found"
         plan.blockers.append(
             f"client '{client.key}': client_id {client.client_id} to adopt is "
-            f"{state}; remove `client_id:` to create a new client instead"
+            f"{status}; remove `client_id:` to create a new client instead"
         )
         return None
     marker, foreign = classify_owner(target.get("description"), owner)
-    if foreign or marker is not None:
+    _, held = parse(target.get("description"))
+    if marker is not None:
+        if marker.key in state.clients:
+            plan.blockers.append(
+                f"client '{client.key}': client_id {client.client_id} is '{marker.key}', "
+                f"which is still declared; remove `client_id:` or '{marker.key}'"
+            )
+            return None
+        index.moved.add(marker.key)
+        return target
+    if foreign and not (held is not None and held.owner in state.previous_owners):
         plan.blockers.append(
             f"client '{client.key}': client_id {client.client_id} is managed "
             "by someone else (its description carries another marker)"
@@ -303,10 +382,17 @@ def _plan_adopt(
     owner: str,
     live: LiveSnapshot,
     options: PlanOptions,
+    held: Marker | None = None,
 ) -> None:
     cid = str(live_client["client_id"])
-    body = desired_body(client, _marker_for(client, owner, None))
-    fields = diff.compare(body, live_client)
+    body = update_body(client, owner, live_client, held)
+    fields = diff.compare(body, live_client, client.ignore)
+    note = "takes over an existing client: writes selvsync's marker into its description"
+    if held is not None:
+        note = (
+            f"moves the client from owner '{held.owner}' to '{owner}' (previous_owners): "
+            "rewrites its marker; nothing is created or deactivated"
+        )
     change = Change(
         plan.name,
         client.key,
@@ -315,7 +401,7 @@ def _plan_adopt(
         fields=fields,
         body=body,
         protected=client.protect,
-        notes=["takes over an existing client: writes selvsync's marker into its description"],
+        notes=[note, *lifecycle.kept_note(live_client, client.ignore)],
     )
     if any(f.field in IMMUTABLE_FIELDS for f in fields):
         plan.blockers.append(
@@ -337,11 +423,11 @@ def _plan_existing(
 ) -> None:
     cid = str(live_client["client_id"])
     _, existing = parse(live_client.get("description"))
-    body = desired_body(client, _marker_for(client, owner, existing))
-    fields = diff.compare(body, live_client)
+    body = update_body(client, owner, live_client, existing)
+    fields = diff.compare(body, live_client, client.ignore)
     plan.fingerprints.update(live.fingerprints(live_client))
     if any(f.field in IMMUTABLE_FIELDS for f in fields):
-        _plan_replace(plan, client, cid, fields, owner)
+        _plan_replace(plan, client, cid, fields, owner, live.jwks.get(cid))
         return
     if fields:
         change = Change(
@@ -360,7 +446,55 @@ def _plan_existing(
                 "changing token_endpoint_auth_method away from a client secret "
                 "makes Digdir delete the secret"
             )
+        change.notes.extend(lifecycle.kept_note(live_client, client.ignore))
         plan.changes.append(change)
+    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _secret_change(plan, state, client, live_client, body, options)
+
+
+def _plan_rename(
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    client: DesiredClient,
+    live_client: dict[str, Any],
+    owner: str,
+    live: LiveSnapshot,
+    options: PlanOptions,
+    index: _LiveIndex,
+) -> None:
+    """The live client of another of our keys becomes this key's: one PUT rewriting its
+    marker (plus any field changes); nothing is created or deactivated."""
+    cid = str(live_client["client_id"])
+    _, existing = parse(live_client.get("description"))
+    assert existing is not None
+    index.moved.add(existing.key)
+    body = update_body(client, owner, live_client, existing)
+    fields = diff.compare(body, live_client, client.ignore)
+    plan.fingerprints.update(live.fingerprints(live_client))
+    if any(f.field in IMMUTABLE_FIELDS for f in fields):
+        plan.blockers.append(
+            f"client '{client.key}': cannot rename '{existing.key}' ({cid}): its "
+            "integration_type differs and cannot change; rename first, then change it"
+        )
+        return
+    how = "client_id" if client.client_id else "renamed_from"
+    plan.changes.append(
+        Change(
+            plan.name,
+            client.key,
+            Action.RENAME,
+            cid,
+            fields=fields,
+            body=body,
+            protected=client.protect,
+            renamed_from=existing.key,
+            notes=[
+                f"renames '{existing.key}' to '{client.key}' ({how}): rewrites the marker "
+                "in its description; the client_id and credentials stay",
+                *lifecycle.kept_note(live_client, client.ignore),
+            ],
+        )
+    )
     _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
     _secret_change(plan, state, client, live_client, body, options)
 
@@ -371,6 +505,7 @@ def _plan_replace(
     cid: str,
     fields: list[diff.FieldChange],
     owner: str,
+    old_keys: list[dict[str, Any]] | None = None,
 ) -> None:
     """An immutable field differs: a new client replaces the live one."""
     body = desired_body(client, _marker_for(client, owner, None))
@@ -392,6 +527,7 @@ def _plan_replace(
     if client.keys:
         change.jwks = list(client.keys)
         change.keys_added = sorted(k["kid"] for k in client.keys)
+        lifecycle.move_keys(change, old_keys or [])
     if not client.allow_replace:
         plan.blockers.append(
             f"client '{client.key}' needs replacing; set "

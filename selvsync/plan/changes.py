@@ -40,6 +40,14 @@ class Change:
     # grant/revoke (selvsync.plan.scopes): ``key`` is the scope, this is the organisation.
     consumer: str | None = None
     consumer_name: str | None = None
+    renamed_from: str | None = None  # rename: the key the live client's marker carried
+    # deactivate: the key of the client that succeeds this one (a replacement under a new
+    # key); apply deactivates only once that client exists completely.
+    successor: str | None = None
+    # Kids registered on ``keys_from`` (the old client of a replace) that this change
+    # registers on its client: apply frees them on the old client first.
+    keys_moved: list[str] = field(default_factory=list)
+    keys_from: str | None = None
 
     @property
     def destructive(self) -> bool:
@@ -84,6 +92,9 @@ class EnvironmentPlan:
     blockers: list[str] = field(default_factory=list)  # need a YAML change; nothing overrides
     # Scopes and their access lists as the plan read them (selvsync.plan.scopes).
     scope_fingerprints: dict[str, str] = field(default_factory=dict)
+    # Active live clients selvsync never writes: unmarked and foreign ones, each as
+    # {"client_id", "client_name", "ownership"} (plus "owner" for another selvsync owner).
+    others: list[dict[str, str]] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         out = {str(a): 0 for a in render_order()}
@@ -139,12 +150,18 @@ def fingerprint(client: Mapping[str, Any]) -> str:
     """A digest of a live client that ignores list order but catches any write to it."""
     core: dict[str, Any] = dict.fromkeys(WRITABLE_FIELDS)
     for k, v in client.items():
-        if v is not None and k in core:
+        if v is not None and k not in _NOT_FINGERPRINTED:
+            # Every field a PUT carries back, unknown ones included (selvsync.plan.lossless).
             core[k] = diff.canonical(k, v)
     core["client_id"] = client.get("client_id")
     core["active"] = client.get("active", True)
     core["last_updated"] = client.get("last_updated")
     return _digest(core)
+
+
+_NOT_FINGERPRINTED = frozenset(
+    {"client_id", "active", "last_updated", "created", "client_secret", "onbehalfof", "jwks_uri"}
+)
 
 
 def jwks_fingerprint(keys: Iterable[Mapping[str, Any]]) -> str:

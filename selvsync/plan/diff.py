@@ -16,7 +16,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +56,14 @@ def canonical(field: str, value: Any) -> Any:
     return value
 
 
-def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldChange]:
-    """Field-level changes needed to turn ``live`` into ``desired`` (writable fields only)."""
+def compare(
+    desired: Mapping[str, Any], live: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> list[FieldChange]:
+    """Field-level changes needed to turn ``live`` into ``desired`` (writable fields only).
+
+    Fields in ``ignore`` belong to the portal: never compared (``description``, which holds
+    the marker, and ``integration_type`` always are)."""
+    skip = frozenset(ignore) - {"description", "integration_type"}
     body = writable(desired)
     itype = str(body.get("integration_type", ""))
     defaults = effective_defaults(itype, body.get("application_type"))
@@ -65,6 +71,8 @@ def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldCh
     added = SERVER_ADDED_SCOPES.get(itype, frozenset())
     changes: list[FieldChange] = []
     for field in WRITABLE_FIELDS:
+        if field in skip:
+            continue
         held = live.get(field)
         if field in body:
             have = canonical(field, held)

@@ -23,8 +23,7 @@ from selvsync.plan.diff import FieldChange
 from selvsync.sensitive.mask import MASK, MASKED, mask_pair, scrub
 from selvsync.text import escape_json
 
-# 2: scope actions; 3: organisations (a change is named by organisation, environment and key)
-FORMAT_VERSION: Final = 3  # docs/plan-format.md
+FORMAT_VERSION: Final = 2  # 2: scope actions; renames, successors, others (docs/plan-format.md)
 KIND: Final = "selvsync-plan"  # only plan files carry it
 
 
@@ -46,6 +45,15 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
     if change.consumer is not None:
         out["consumer_orgno"] = change.consumer
         out["consumer_name"] = change.consumer_name
+    # Since format_version 2: a rename's old key, a deactivation's successor, and the kids a
+    # change moves from another client (all omitted when not set).
+    if change.renamed_from:
+        out["renamed_from"] = change.renamed_from
+    if change.successor:
+        out["successor"] = change.successor
+    if change.keys_moved:
+        out["keys_moved"] = list(change.keys_moved)
+        out["keys_from"] = change.keys_from
     if bodies:
         out["body"] = change.body
         out["jwks"] = change.jwks
@@ -73,7 +81,15 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         merchant=data.get("merchant"),
         consumer=data.get("consumer_orgno"),
         consumer_name=data.get("consumer_name"),
+        renamed_from=_optional_str(data.get("renamed_from")),
+        successor=_optional_str(data.get("successor")),
+        keys_moved=[str(k) for k in data.get("keys_moved", [])],
+        keys_from=_optional_str(data.get("keys_from")),
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, Any]:
@@ -85,6 +101,7 @@ def _environment_as_dict(env: EnvironmentPlan, *, plan_file: bool) -> dict[str, 
         "notes": list(env.notes),
         "refusals": list(env.refusals),
         "blockers": list(env.blockers),
+        "others": [dict(o) for o in env.others],
         **({"fingerprints": env.fingerprints, "absent": env.absent} if plan_file else {}),
         **({"scope_fingerprints": env.scope_fingerprints} if plan_file else {}),
     }

@@ -44,14 +44,23 @@ class Twins:
 
 
 def find_twins(
-    clients: Iterable[Mapping[str, Any]], owner: str, created_here: set[str]
+    clients: Iterable[Mapping[str, Any]],
+    owner: str,
+    created_here: set[str],
+    replacing: set[str] | frozenset[str] = frozenset(),
 ) -> list[Twins]:
-    """Groups of active twins one of which this run created (``created_here``: ids)."""
+    """Groups of active twins one of which this run created (``created_here``: ids).
+
+    A client this run created to replace another (``replacing``) carries the old one's
+    marker on purpose: its group is a replace in progress, never a race. Nor are clients of
+    different integration types twins (racing applies create identical clients)."""
     groups = index_managed(clients, owner)
     found: list[Twins] = []
     for key, group in sorted(groups.items()):
         ids = {str(c.get("client_id")) for c in group}
-        if len(group) < 2 or not ids & created_here:
+        if len(group) < 2 or not ids & created_here or ids & replacing:
+            continue
+        if len({str(c.get("integration_type")) for c in group}) > 1:
             continue
         stamped = [(_created(c), str(c.get("client_id")), c) for c in group]
         if any(when is None for when, _, _ in stamped):

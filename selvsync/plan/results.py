@@ -56,6 +56,26 @@ class Retired:
     retired: str
 
 
+@dataclass(frozen=True)
+class Unsettled:
+    """Writes of this run that the listing still did not show when the wait ran out."""
+
+    environment: str
+    waited: float  # seconds
+    pending: list[str]  # in words, e.g. "<client_id> not listed yet"
+
+    def message(self) -> str:
+        shown = "; ".join(self.pending[:5]) + (
+            f"; and {len(self.pending) - 5} more" if len(self.pending) > 5 else ""
+        )
+        return (
+            f"{self.environment}: after {self.waited:.0f} s the listing still does not show "
+            f"{len(self.pending)} of this run's writes ({shown}). They were made (see the "
+            "table), but a run started now could plan them again: wait, then run `selvsync "
+            "plan` to confirm (raise `settle_seconds` in selvsync.yaml to wait longer)"
+        )
+
+
 @dataclass
 class AfterApply:
     """The check after an apply: what is left, and what it did about racing applies."""
@@ -64,3 +84,5 @@ class AfterApply:
     retired: list[Retired] = field(default_factory=list)
     # Twins this run did not deactivate: another run's (it retires them) or with a secret.
     twins: list[tuple[str, Twins]] = field(default_factory=list)
+    # Environments whose listing did not show this run's writes within `settle_seconds`.
+    unsettled: list[Unsettled] = field(default_factory=list)

@@ -27,6 +27,9 @@ def report_table(report: ApplyReport) -> str:
             lines.append(
                 f"failed: {outcome.change.environment}/{outcome.change.key}: {outcome.message}"
             )
+        elif outcome.status == Status.NOT_ATTEMPTED and outcome.message.startswith("kept:"):
+            # A deactivation held back because its successor is not complete: say why.
+            lines.append(f"{outcome.change.environment}/{outcome.change.key}: {outcome.message}")
     lines.append(
         f"{report.count(Status.APPLIED)} applied, {report.count(Status.FAILED)} failed, "
         f"{report.count(Status.NOT_ATTEMPTED)} not attempted"

@@ -90,9 +90,31 @@ def live_phrases(counts: Mapping[str, int]) -> list[str]:
     return [f"{counts[n]} {n}" for n in names]
 
 
+# At most this many unmarked and foreign clients are named per environment; the JSON plan
+# names them all.
+OTHERS_SHOWN: Final = 20
+
+
+def others_phrases(env: EnvironmentPlan) -> list[str]:
+    """The active clients selvsync never writes, one phrase each, for the summaries:
+    ``unmarked 5f0c... "Gammel app"``; foreign ones say whose marker they carry."""
+    out = []
+    for entry in env.others[:OTHERS_SHOWN]:
+        whose = f", owner {entry['owner']}" if entry.get("owner") else ""
+        out.append(
+            f"{entry['ownership']}{whose}: {clean(entry['client_id'])} "
+            f"{format_value(entry.get('client_name', ''))}"
+        )
+    if len(env.others) > OTHERS_SHOWN:
+        out.append(f"... and {len(env.others) - OTHERS_SHOWN} more (see the JSON plan)")
+    return out
+
+
 def client_label(change: Change) -> str:
     """The key, plus the client_id when one is known (creates have none yet)."""
     label = clean(change.key)
+    if change.renamed_from:
+        label += f" (renamed from {clean(change.renamed_from)})"
     if change.consumer is not None:  # grant/revoke: the scope, then the organisation
         who = f"{change.consumer_name} ({change.consumer})" if change.consumer_name \
             else change.consumer

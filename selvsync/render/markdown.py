@@ -30,6 +30,7 @@ from selvsync.render.common import (
     format_value,
     is_list_change,
     list_delta,
+    others_phrases,
     shows_keys,
 )
 
@@ -101,6 +102,17 @@ def _live_table(plan: Plan) -> list[str]:
     return ["", *lines]
 
 
+def _others_lines(plan: Plan) -> list[str]:
+    """The unmarked and foreign clients, named: selvsync never writes them."""
+    lines: list[str] = []
+    for env in plan.environments:
+        others = others_phrases(env)
+        if others:
+            lines += ["", f"Not managed here in {_text(env.name)} (never written):", ""]
+            lines += [f"- {_text(o)}" for o in others]
+    return lines
+
+
 def _alert(kind: str, title: str, items: list[str], cap: int) -> list[str]:
     shown = items[:cap]
     lines = ["", f"> [!{kind}]", f"> {title}"]
@@ -119,6 +131,7 @@ def _head(plan: Plan, cap: int) -> str:
         "",
         *_summary_table(plan),
         *_live_table(plan),
+        *_others_lines(plan),
     ]
     destructive = [(e.name, destructive_counts(e)) for e in plan.environments]
     destructive = [(name, counts) for name, counts in destructive if counts]
@@ -184,6 +197,8 @@ def _details(change: Change) -> str:
     action = "manual" if change.manual else str(change.action)
     summary = (f"<code>{html.escape(ACTIONS[change.action].symbol)}</code> "
                f"<b>{action}</b> <code>{html.escape(clean(change.key))}</code>")
+    if change.renamed_from:
+        summary += f" renamed from <code>{html.escape(clean(change.renamed_from))}</code>"
     if change.consumer is not None:
         who = clean(f"{change.consumer_name} ({change.consumer})" if change.consumer_name
                     else change.consumer)

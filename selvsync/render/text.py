@@ -41,6 +41,7 @@ from selvsync.render.common import (
     is_list_change,
     list_delta,
     live_phrases,
+    others_phrases,
     shows_keys,
 )
 
@@ -166,6 +167,10 @@ def _environment_lines(env: EnvironmentPlan, p: _Painter) -> list[str]:
     live = live_phrases(env.counts)
     if live:
         lines.append("  live clients: " + ", ".join(live))
+    others = others_phrases(env)
+    if others:
+        lines.append("  not managed here (never written):")
+        lines += [f"    {o}" for o in others]
     # Problems come before the changes: a reviewer must not scroll past them.
     lines += _problem_lines(env, p)
     changes = env.ordered()

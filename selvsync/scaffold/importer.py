@@ -41,7 +41,13 @@ from selvsync.live.read import read_jwks
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredState
 from selvsync.plan import diff
-from selvsync.rules.fields import SERVER_ADDED_SCOPES, WRITABLE_FIELDS, effective_defaults
+from selvsync.plan.lossless import kept_fields
+from selvsync.rules.fields import (
+    MAX_SECONDS,
+    SERVER_ADDED_SCOPES,
+    WRITABLE_FIELDS,
+    effective_defaults,
+)
 from selvsync.yaml import dump
 
 __all__ = [
@@ -96,9 +102,9 @@ class ImportedClient:
     fields: dict[str, Any]
     jwks: list[dict[str, Any]] = field(default_factory=list)
     foreign: bool = False
-    # Live values Digdir accepted but selvsync's rules refuse, left out of ``fields``:
-    # field name -> (the live value, why). The YAML says so in a comment.
-    omitted: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    # Fields Digdir accepted but selvsync's rules refuse: kept as Digdir holds them.
+    ignore: tuple[str, ...] = ()
+    comments: tuple[str, ...] = ()  # written above the client in the YAML
 
     def entry(self, *, with_keys: bool) -> dict[str, Any]:
         """The mapping under ``clients.<key>``: the pin first, so reviewers see the identity."""
@@ -106,6 +112,8 @@ class ImportedClient:
         out.update(_escape_variables(self.fields))
         if with_keys and self.jwks:
             out["keys"] = key_file(self.key)
+        if self.ignore:
+            out["ignore"] = list(self.ignore)
         return out
 
 
@@ -350,14 +358,9 @@ def build_import(
             result.warnings.append(
                 f"{key}: {', '.join(still)} will still differ after adoption; check the plan"
             )
-        omitted = _omit_refused(key, fields, production)
-        result.warnings.extend(
-            f"{key}: {name} {json.dumps(value, ensure_ascii=True)} left out: {why}; the plan "
-            f"will remove it from the live client unless you declare a valid {name}"
-            for name, (value, why) in omitted.items()
-        )
         keys = public_jwks((jwks or {}).get(cid, []))
         result.warnings.extend(_key_problems(key, keys))
+        fields, ignore, comments = _accepted_by_digdir(key, fields, client, production, result)
         result.warnings.extend(
             f"{key}: {d.field}: {d.message}" + (f" ({d.hint})" if d.hint else "")
             for d in rules.check_client(
@@ -367,13 +370,16 @@ def build_import(
                 locate=lambda _path: None,
                 field_prefix=f"clients.{key}",
             )
+            if _field_of(d.field, key) not in ignore
         )
         if foreign:
             result.warnings.append(
                 f"{key}: {cid} belongs to {_owner_in_words(client.get('description'))}; "
                 "plan refuses to adopt it until that owner lets go of it (see docs/import.md)"
             )
-        result.clients.append(ImportedClient(key, cid, fields, keys, foreign, omitted))
+        result.clients.append(
+            ImportedClient(key, cid, fields, keys, foreign, tuple(ignore), tuple(comments))
+        )
     has_emails = declared is not None and bool(declared.merchant.notification_emails)
     if production and result.clients and not has_emails:
         result.warnings.append(
@@ -383,22 +389,63 @@ def build_import(
     return result
 
 
-# Fields shown to people (not used to route anything) that Digdir accepts in forms selvsync's
-# rules refuse (e.g. http://). Left out of an import rather than written as invalid YAML.
-_OMITTABLE: Final = ("client_uri", "logo_uri")
+def _field_of(diagnostic_field: str, key: str) -> str:
+    """``clients.web.redirect_uris[1]`` -> ``redirect_uris``."""
+    rest = diagnostic_field.removeprefix(f"clients.{key}.")
+    return rest.split(".", 1)[0].split("[", 1)[0]
 
 
-def _omit_refused(key: str, fields: dict[str, Any], production: bool) -> dict[str, tuple[Any, str]]:
-    """Remove from ``fields`` the omittable values the rules refuse; return them with why."""
-    omitted: dict[str, tuple[Any, str]] = {}
-    for diagnostic in rules.check_client(
-        key, fields, production=production, locate=lambda _path: None,
-        field_prefix=f"clients.{key}",
-    ):
-        name = diagnostic.field.removeprefix(f"clients.{key}.")
-        if name in _OMITTABLE and name in fields and name not in omitted:
-            omitted[name] = (fields.pop(name), diagnostic.message)
-    return omitted
+def _accepted_by_digdir(
+    key: str,
+    fields: dict[str, Any],
+    live: Mapping[str, Any],
+    production: bool,
+    result: ImportResult,
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Round-trip what Digdir accepted even where selvsync's rules refuse it, so that the next
+    plan only adopts: a lifetime of 0 or less (Digdir's old spelling of "the default", refused
+    since 2025) is omitted, so the adopt sets the default; any other refused field is kept as
+    Digdir holds it under a per-field `ignore`. Fields selvsync does not know pass through
+    every update untouched (selvsync.plan.lossless). Returns (fields, ignore, comments)."""
+    refused = {
+        _field_of(d.field, key)
+        for d in rules.check_client(
+            key, fields, production=production, locate=lambda _p: None,
+            field_prefix=f"clients.{key}",
+        )
+    }
+    out = dict(fields)
+    ignore: list[str] = []
+    comments: list[str] = []
+    for name in sorted(refused & set(fields)):
+        value = fields[name]
+        if name in MAX_SECONDS and isinstance(value, int) and value <= 0:
+            del out[name]
+            comments.append(
+                f"{name}: {value} in Digdir, which selvsync's rules refuse (Digdir too, since "
+                "2025); omitted: the adopt sets Digdir's default"
+            )
+            result.warnings.append(
+                f"{key}: {name} is {value} in Digdir; omitted, so the adopt sets the default"
+            )
+        else:
+            ignore.append(name)
+            comments.append(
+                f"{name}: kept as Digdir holds it although selvsync's rules refuse it; "
+                "`ignore` keeps selvsync from comparing or writing it (fix it in the portal, "
+                "then remove it from `ignore`)"
+            )
+            result.warnings.append(
+                f"{key}: {name} is refused by selvsync's rules; kept as Digdir holds it, "
+                "under `ignore`"
+            )
+    unknown = kept_fields(live)
+    if unknown:
+        comments.append(
+            "kept as Digdir holds them on every update, not managed by selvsync: "
+            + ", ".join(unknown)
+        )
+    return out, ignore, comments
 
 
 def import_environment(
@@ -447,26 +494,23 @@ def render_yaml(result: ImportResult, *, with_keys: bool, command: str = "") -> 
         "# description. The keys were derived from client_name: rename them now if you like;",
         "# after the first apply a key is the client's identity and must not change.",
     ]
-    body = dump(result.document(with_keys=with_keys))
-    for client in result.clients:
-        if client.omitted:
-            body = _comment_omitted(body, client)
-    return "\n".join(header) + "\n" + body
+    text = dump(result.document(with_keys=with_keys))
+    return "\n".join(header) + "\n" + _with_comments(text, result)
 
 
-def _comment_omitted(text: str, client: ImportedClient) -> str:
-    """Say under the client's key which live values were left out, and why."""
-    notes = "".join(
-        f"    # {name}: {json.dumps(value, ensure_ascii=True)} is set at Digdir but left out "
-        f"here ({why}); declare a valid {name}, or the first apply removes it\n"
-        for name, (value, why) in client.omitted.items()
-    )
-    head = f"\n  {client.key}:\n"
-    at = text.find(head)
-    if at < 0:
-        return notes.replace("    # ", "# ") + text
-    at += len(head)
-    return text[:at] + notes + text[at:]
+def _with_comments(text: str, result: ImportResult) -> str:
+    """Each client's comments as YAML comment lines right above its key."""
+    notes = {c.key: c.comments for c in result.clients if c.comments}
+    if not notes:
+        return text
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        key = line.strip().removesuffix(":") if line.startswith("  ") and not line.startswith(
+            "   ") else None
+        for note in notes.get(key or "", ()):
+            out.append(f"  # {note}\n")
+        out.append(line)
+    return "".join(out)
 
 
 def _jwks_text(jwks: list[dict[str, Any]]) -> str:

@@ -66,7 +66,7 @@ def test_json_plan_is_versioned(quickstart: Path, capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "plan", "-C", str(quickstart), "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["format_version"] == 3
+    assert data["format_version"] == 2
     assert data["summary"]["create"] == 6
     for change in data["changes"]:
         assert {"environment", "key", "action", "client_id"} <= set(change)

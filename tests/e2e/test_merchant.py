@@ -142,3 +142,25 @@ def test_failed_create_leaves_merchant_not_attempted(tmp_path: Path, emu: Emulat
         report = apply_plan(session, plan_project(session))
     statuses = sorted((o.change.action, o.status) for o in report.outcomes)
     assert statuses == [(Action.CREATE, Status.FAILED), (Action.MERCHANT, Status.NOT_ATTEMPTED)]
+
+
+def test_confirm_keeps_fields_selvsync_does_not_know(
+    tmp_path: Path,
+    emu: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The marker rewrite of `merchant confirm` is a full PUT too: it must send back what
+    # Digdir holds, a field selvsync does not know included (selvsync.plan.lossless).
+    from tests.harness import edit_out_of_band, factory_for, raw_clients
+
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", lambda project: factory_for(emu))
+    proj = ProjectDir(tmp_path / "p", project_yaml=NO_API)
+    proj.write({"web": idporten("Web")}, merchant=MERCHANT)
+    assert main(["apply", "-C", str(proj.root), "--auto-approve"]) == 0
+    (cid,) = [c["client_id"] for c in raw_clients(emu) if c["active"]]
+    edit_out_of_band(emu, cid, x_future_setting=["kept"])
+    assert main(["merchant", "confirm", "-C", str(proj.root), "--env", "test"]) == 0
+    capsys.readouterr()
+    (live,) = [c for c in raw_clients(emu) if c["active"]]
+    assert " m=" in live["description"] and live["x_future_setting"] == ["kept"]

@@ -178,7 +178,7 @@ def test_supplier_with_twenty_customers(
     code, out, _ = cli("plan", "-C", root, "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["format_version"] == 3
+    assert doc["format_version"] == 2
     assert [(c["organisation"], c["action"]) for c in doc["changes"]] == [("c03", "update")]
     assert len(doc["organisations"]) == 20
     code, out, _ = cli("apply", "-C", root, "--auto-approve")

@@ -52,10 +52,10 @@ def test_ranks_are_unique() -> None:
 def test_orders_and_phases_are_the_documented_ones() -> None:
     A = Action
     assert render_order() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE,
-                              A.CREATE, A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.ADOPT, A.UPDATE,
-                              A.SCOPE_UPDATE, A.GRANT, A.UPDATE_KEYS, A.ROTATE_SECRET,
+                              A.CREATE, A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.ADOPT, A.RENAME,
+                              A.UPDATE, A.SCOPE_UPDATE, A.GRANT, A.UPDATE_KEYS, A.ROTATE_SECRET,
                               A.MERCHANT]
-    assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT,
+    assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT, A.RENAME,
                               A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT, A.SCOPE_DEACTIVATE,
                               A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE, A.GRANT,
                               A.REVOKE]
@@ -63,7 +63,7 @@ def test_orders_and_phases_are_the_documented_ones() -> None:
     # after their scopes; revocations and deactivations last.
     assert [set(p) for p in apply_phases()] == [
         {A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE}, {A.CREATE, A.GRANT},
-        {A.ADOPT, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
+        {A.ADOPT, A.RENAME, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
         {A.MERCHANT}, {A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE},
     ]
     assert destructive() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE]

@@ -51,7 +51,7 @@ def test_ordered_puts_destructive_first_then_by_key() -> None:
 def test_summaries_count_every_action() -> None:
     plan = _plan()
     assert plan.environments[0].summary() == {
-        "deactivate": 1, "replace": 0, "create": 2, "adopt": 0, "update": 1,
+        "deactivate": 1, "replace": 0, "create": 2, "adopt": 0, "rename": 0, "update": 1,
         "update-keys": 0, "rotate-secret": 0, "merchant": 1, "scope-deactivate": 0,
         "revoke": 0, "scope-create": 0, "scope-reactivate": 0, "scope-update": 0, "grant": 0,
     }

@@ -74,6 +74,19 @@ class ShiftedClock:
         self.offset += seconds
 
 
+class AdvancingSleeps(list[float]):
+    """A client's ``sleep`` record that also moves the emulator's clock: a wait of 10 s lets
+    10 s pass for the emulator (its list lag included) without really waiting."""
+
+    def __init__(self, clock: ShiftedClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def append(self, seconds: float) -> None:
+        super().append(seconds)
+        self.clock.advance(seconds)
+
+
 @dataclass
 class Result:
     code: int

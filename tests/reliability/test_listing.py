@@ -10,6 +10,7 @@ from selvsync.errors import ExitCode
 from tests.harness import ProjectDir, idporten
 
 from .support import (
+    AdvancingSleeps,
     Cli,
     ShiftedClock,
     active_markers,
@@ -19,14 +20,6 @@ from .support import (
 )
 
 LIST = "/api/v1/clients"
-LAG_RERUN_BUG = (
-    "known limitation: a run that starts while the listing lags behind the previous run's "
-    "creates does not see them and creates each again, then exits 0 (its post-apply check "
-    "overlays only its own writes, so the older twin stays invisible too). Only memory of "
-    "recent creates could tell, and DESIGN.md rules out a state file (nor would one reach the "
-    "next CI job's fresh checkout); once the listing catches up, plan shows the twins as a "
-    "blocker. See docs/reliability.md, Known problems"
-)
 # The default for every environment except `api: emulator`, which the tests' projects use.
 REAL_API = "safety: {refuse_empty_listing: true}"
 
@@ -97,51 +90,92 @@ def test_empty_listing_from_the_embedded_emulator_only_warns(
     assert "If clients exist in the portal, stop" in plan.out
 
 
-def test_list_lag_after_creates_does_not_fool_the_post_apply_check(
-    cli: Cli, emu: Emulator, proj: ProjectDir
+@pytest.fixture
+def waiting_cli(
+    cli: Cli, emu: Emulator, clock: ShiftedClock, monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """The CLI whose waits (retries and the wait after apply) let the emulator's time pass."""
+    runner = Cli(emu, cli.capsys, sleeps=AdvancingSleeps(clock))
+    monkeypatch.setattr("selvsync.cli.connecting.default_factory", runner.default_factory)
+    return runner
+
+
+def test_list_lag_after_creates_is_waited_out_before_apply_exits(
+    waiting_cli: Cli, emu: Emulator, proj: ProjectDir
 ) -> None:
-    # The listing lags 60 s: it cannot show what this run created. The check after apply
-    # trusts this run's own writes over the listing, so it neither reports them as missing nor
-    # invites a re-run.
+    # The listing lags 60 s. Apply waits (read-your-writes) until it shows both creates, so
+    # that the next run cannot miss them; progress goes to stderr.
     emu.faults.add("list_lag", seconds=60)
     proj.write({"a": idporten("A"), "b": idporten("B")})
-    result = cli("apply", "-C", str(proj.root), "--auto-approve")
+    result = waiting_cli("apply", "-C", str(proj.root), "--auto-approve")
     assert result.code == ExitCode.OK, result.text
-    assert active_markers(emu) == {}  # the listing still lags...
+    assert "the listing does not show 2 of this run's writes yet" in result.err
+    assert "the listing shows every write of this run" in result.err
+    assert 60 <= sum(waiting_cli.sleeps) <= 180
+    assert active_markers(emu) == {"a": 1, "b": 1}  # the lagging listing shows them now
+    assert waiting_cli("plan", "-C", str(proj.root), "--detailed-exitcode").code == ExitCode.OK
+
+
+def test_list_lag_beyond_settle_seconds_is_said_and_exits_5(
+    cli: Cli, emu: Emulator, proj: ProjectDir
+) -> None:
+    # Time does not pass for the emulator here (the waits are only recorded): the listing
+    # never catches up, and apply says so after the bound instead of exiting 0.
+    set_env_option(proj, "settle_seconds: 30")
+    emu.faults.add("list_lag", seconds=60)
+    proj.write({"a": idporten("A")})
+    result = cli("apply", "-C", str(proj.root), "--auto-approve")
+    assert result.code == ExitCode.PARTIAL, result.text
+    assert "after 30 s the listing still does not show 1 of this run's writes" in result.err
+    assert "not listed yet" in result.err
+    assert sum(cli.sleeps) == 30
     emu.faults.clear()
-    assert active_markers(emu) == {"a": 1, "b": 1}  # ...but each client exists exactly once
-    assert cli("plan", "-C", str(proj.root), "--detailed-exitcode").code == ExitCode.OK
+    assert active_markers(emu) == {"a": 1}
 
 
-def test_list_lag_after_an_update_makes_a_rerun_repeat_a_harmless_put(
-    cli: Cli, emu: Emulator, managed: ProjectDir, clock: ShiftedClock
+def test_settle_seconds_0_does_not_wait(cli: Cli, emu: Emulator, proj: ProjectDir) -> None:
+    set_env_option(proj, "settle_seconds: 0")
+    emu.faults.add("list_lag", seconds=60)
+    proj.write({"a": idporten("A")})
+    result = cli("apply", "-C", str(proj.root), "--auto-approve")
+    assert result.code == ExitCode.OK, result.text  # trusts its own writes, as it always did
+    assert cli.sleeps == []
+
+
+def test_list_lag_after_an_update_is_waited_out_and_a_rerun_has_nothing_to_do(
+    waiting_cli: Cli, emu: Emulator, managed: ProjectDir, clock: ShiftedClock
 ) -> None:
     # The clients are two minutes old; the listing lags one minute: it shows them, as they
-    # were before this update.
+    # were before this update, until the wait after apply lets the minute pass.
     clock.advance(120)
     managed.write({k: idporten(k.upper(), client_name=f"{k} v2") for k in ("a", "b", "c")})
     emu.faults.add("list_lag", seconds=60)
-    first = cli("apply", "-C", str(managed.root), "--auto-approve")
-    assert first.code == ExitCode.OK, first.text  # its own writes are trusted
-    second = cli("apply", "-C", str(managed.root), "--auto-approve")
-    assert second.code == ExitCode.OK, second.text  # a new run sees the old version again...
-    assert writes(emu) == {"PUT /clients/{id}": 6}  # ...and resends the same full replace
+    first = waiting_cli("apply", "-C", str(managed.root), "--auto-approve")
+    assert first.code == ExitCode.OK, first.text
+    assert "listed in an older version" not in first.err  # it caught up within the bound
+    second = waiting_cli("apply", "-C", str(managed.root), "--auto-approve")
+    assert second.code == ExitCode.OK, second.text
+    assert writes(emu) == {"PUT /clients/{id}": 3}  # no second round of PUTs
     emu.faults.clear()
     assert active_markers(emu) == {"a": 1, "b": 1, "c": 1}
-    assert cli("plan", "-C", str(managed.root), "--detailed-exitcode").code == ExitCode.OK
+    assert waiting_cli("plan", "-C", str(managed.root), "--detailed-exitcode").code == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LAG_RERUN_BUG)
 def test_a_run_while_the_listing_lags_behind_the_last_create_never_duplicates(
-    cli: Cli, emu: Emulator, managed: ProjectDir, clock: ShiftedClock
+    waiting_cli: Cli, emu: Emulator, managed: ProjectDir, clock: ShiftedClock
 ) -> None:
     # The listing is not empty (three older clients show), so no empty-listing guard helps.
+    # The first run does not exit before the listing shows its create, so the next run
+    # (e.g. the next CI job) sees it and creates nothing.
     set_env_option(managed, REAL_API)
     clock.advance(120)
     emu.faults.add("list_lag", seconds=60)
     managed.write({k: idporten(k.upper()) for k in ("a", "b", "c", "d")})
-    assert cli("apply", "-C", str(managed.root), "--auto-approve").code == ExitCode.OK
-    again = cli("apply", "-C", str(managed.root), "--auto-approve")  # e.g. the next CI job
+    first = waiting_cli("apply", "-C", str(managed.root), "--auto-approve")
+    assert first.code == ExitCode.OK, first.text
+    again = waiting_cli("apply", "-C", str(managed.root), "--auto-approve")
     emu.faults.clear()
-    assert_no_duplicates(emu)  # today: two active clients carry the marker of 'd'
-    assert again.code != ExitCode.OK
+    assert_no_duplicates(emu)
+    assert again.code == ExitCode.OK, again.text
+    assert "No changes" in again.out or "0 to create" in again.out
+    assert writes(emu) == {"POST /clients": 1}

@@ -1,10 +1,12 @@
 """A Hypothesis state machine over selvsync's whole cycle against one emulator: edit the YAML,
-edit live state behind selvsync's back, plan, apply, crash in the middle of an apply, apply
-twice at once, rotate a secret, and apply an old plan file.
+edit live state behind selvsync's back (fields selvsync manages, a field it does not know, a
+lost marker), rename a key, replace a client that keeps its keys, plan, apply, crash in the
+middle of an apply, apply twice at once, rotate a secret, and apply an old plan file.
 
 Invariants after every step:
 
 * at most one active client per marker;
+* a field set out of band that selvsync does not manage is never lost while its client lives;
 * clients without our marker (another owner's, unmarked) are never written: they stay exactly
   as created, ``last_updated`` included;
 * a canary secret never appears in any output: rendered plans, plan files, reports, errors,
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import json
 import logging
 import shutil
 import tempfile
@@ -29,6 +32,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -42,13 +46,22 @@ from selvsync import render
 from selvsync.apply.lock import apply_lock
 from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli import main
+from selvsync.config.keyfiles import public_jwk_from_key
 from selvsync.emulator import Emulator
 from selvsync.errors import ExitCode, SelvsyncError
 from selvsync.live import planfile
 from selvsync.live.planning import plan_project
 from selvsync.live.session import Session
+from selvsync.marker import parse
 from selvsync.plan.changes import JWKS_SUFFIX, Plan
-from tests.harness import ProjectDir, factory_for, idporten, make_emulator, raw_clients
+from tests.harness import (
+    EXAMPLES,
+    ProjectDir,
+    factory_for,
+    idporten,
+    make_emulator,
+    raw_clients,
+)
 
 from .support import (
     Canary,
@@ -64,6 +77,8 @@ from .support import (
 KEYS = ("a", "b", "c")
 SECRET_KEY = "s"  # a client_secret_basic client: creates and rotations hand out secrets
 NAMES = ("Alfa", "Beta")
+FUTURE = "x_future_setting"  # a field Digdir may add one day: selvsync must never erase it
+KEYED = "k"  # the client of the replace rule: keys from a key file, replaced back and forth
 
 declared_clients = st.dictionaries(
     st.sampled_from((*KEYS, SECRET_KEY)), st.sampled_from(NAMES), max_size=4
@@ -92,6 +107,12 @@ def _client(key: str, name: str) -> dict[str, Any]:
     return idporten(key.upper(), client_name=f"{key.upper()} {name}")
 
 
+@functools.cache
+def _public_jwk() -> dict[str, Any]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return public_jwk_from_key(key.public_key())
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -115,6 +136,11 @@ class SelvsyncMachine(RuleBasedStateMachine):
         self.checked = 0
         self.plan_path: Path | None = None
         self.edits = 0
+        self.declared: dict[str, str] = {}  # the YAML's clients: key -> name
+        self.renamed: dict[str, str] = {}  # new key -> old key (renamed_from) in the YAML
+        self.pins: dict[str, str] = {}  # key -> client_id adopted after its marker was lost
+        self.future: dict[str, int] = {}  # client_id -> the unknown field's value set out of band
+        self.proj.copy_keys(EXAMPLES / "quickstart" / "keys")
         # Others' clients, created once: they must never be written.
         for description in ("made by hand", "x [selvsync:v1 o=team-b k=a]", "prod-gcp:ns:app"):
             create_out_of_band(self.emu, idporten("Other", description=description))
@@ -202,6 +228,26 @@ class SelvsyncMachine(RuleBasedStateMachine):
             raise crashed[0]
         return [codes[i] for i in range(len(runs))]
 
+    def write_yaml(self, extra: dict[str, dict[str, Any]] | None = None) -> None:
+        live = {c["client_id"]: c for c in raw_clients(self.emu)}
+        # A pin stays while its client is active and unmarked (not yet adopted).
+        self.pins = {
+            k: cid
+            for k, cid in self.pins.items()
+            if k in self.declared
+            and live.get(cid, {}).get("active")
+            and parse(live[cid].get("description"))[1] is None
+        }
+        clients: dict[str, dict[str, Any]] = {}
+        for key, name in self.declared.items():
+            body = _client(key, name)
+            if key in self.renamed:
+                body["renamed_from"] = self.renamed[key]
+            if key in self.pins:
+                body["client_id"] = self.pins[key]
+            clients[key] = body
+        self.proj.write({**clients, **(extra or {})})
+
     def active_ids(self) -> list[str]:
         return sorted(
             c["client_id"]
@@ -220,7 +266,80 @@ class SelvsyncMachine(RuleBasedStateMachine):
 
     @rule(clients=declared_clients)
     def edit_yaml(self, clients: dict[str, str]) -> None:
-        self.proj.write({key: _client(key, name) for key, name in clients.items()})
+        self.declared, self.renamed = dict(clients), {}
+        self.write_yaml()
+
+    @rule(data=st.data())
+    def rename_a_key(self, data: st.DataObject) -> None:
+        # `renamed_from`: the live client moves to a free key in one update.
+        free = [k for k in KEYS if k not in self.declared]
+        olds = [k for k in self.declared if k in KEYS]
+        if not free or not olds:
+            return
+        old = data.draw(st.sampled_from(olds), label="renamed key")
+        new = data.draw(st.sampled_from(free), label="new key")
+        self.declared[new] = self.declared.pop(old)
+        self.renamed = {new: old}
+        self.write_yaml()
+        event("rename: written")
+
+    @rule(data=st.data(), value=st.integers(1, 3))
+    def set_an_unknown_field_out_of_band(self, data: st.DataObject, value: int) -> None:
+        ids = self.active_ids()
+        if ids:
+            target = data.draw(st.sampled_from(ids), label="client given a future field")
+            edit_out_of_band(self.emu, target, **{FUTURE: value})
+            self.future[target] = value
+
+    @rule(data=st.data())
+    def lose_a_marker(self, data: st.DataObject) -> None:
+        # A person clears the description in the portal: the plan must block (never create
+        # a second client) and name the client; the YAML then adopts it by client_id.
+        live = {c["client_id"]: c for c in raw_clients(self.emu)}
+        mine = {
+            m.key: cid
+            for cid in self.active_ids()
+            if (m := parse(live[cid].get("description"))[1]) is not None
+            and m.key in self.declared
+            and m.key != KEYED
+            and m.key not in self.pins  # already adopted by client_id: plan adopts it again
+            # Recognisable by its name (a portal edit of the name too leaves no clue but a
+            # kid, and these clients have no keys): the look-alike rule's contract.
+            and live[cid].get("client_name")
+            == _client(m.key, self.declared[m.key])["client_name"]
+        }
+        if not mine:
+            return
+        key = data.draw(st.sampled_from(sorted(mine)), label="client whose marker is lost")
+        cid = mine[key]
+        edit_out_of_band(self.emu, cid, description="beskrivelse fra portalen")
+        before = writes(self.emu)
+        (code,) = self.cli(["plan", "-C", str(self.proj.root)])
+        assert code == ExitCode.REFUSED, self.outputs[-2][-2000:]
+        assert f"`client_id: {cid}`" in self.outputs[-2] and "`create: new`" in self.outputs[-2]
+        assert writes(self.emu) == before
+        self.pins[key] = cid
+        self.write_yaml()
+        event("marker lost: blocked, then pinned")
+
+    @rule(kind=st.sampled_from(("idporten", "ansattporten")))
+    def replace_a_client_that_keeps_its_keys(self, kind: str) -> None:
+        # A client whose key file stays while its integration_type changes: the kid moves
+        # from the old client to the new one; afterwards the client leaves the YAML again.
+        # A fresh kid each time: a deactivated client keeps its kids reserved for ever.
+        self.edits += 1
+        jwk = {**_public_jwk(), "kid": f"keyed-{self.edits}"}
+        (self.proj.root / "keys" / "keyed.jwks.json").write_text(json.dumps({"keys": [jwk]}))
+        body = idporten("Keyed", keys="keys/keyed.jwks.json", allow_replace=True)
+        self.write_yaml({KEYED: {**body, "integration_type": "idporten"}})
+        first = self.attempt(self.plan_and_apply)
+        self.write_yaml({KEYED: {**body, "integration_type": kind}})
+        second = self.attempt(self.plan_and_apply)
+        self.write_yaml()
+        third = self.attempt(self.plan_and_apply)
+        ok = all(r is not None and r[1] for r in (first, second, third))
+        event(f"replace with keys: {'converged' if ok else 'outcome recorded'}")
+        assert active_markers(self.emu).get(KEYED, 0) == 0 or not ok
 
     @rule(data=st.data())
     def edit_out_of_band(self, data: st.DataObject) -> None:
@@ -320,8 +439,22 @@ class SelvsyncMachine(RuleBasedStateMachine):
 
     @invariant()
     def at_most_one_active_client_per_marker(self) -> None:
-        extra = {k: n for k, n in active_markers(self.emu).items() if n > 1}
+        # Per integration type: a replace interrupted between its create and the old client's
+        # deactivation leaves both (never lose both); the next apply completes it.
+        counts: dict[tuple[str, str], int] = {}
+        for client in raw_clients(self.emu):
+            marker = parse(client.get("description"))[1]
+            if client["active"] and marker is not None and marker.owner == "team-a":
+                kind = (marker.key, str(client["integration_type"]))
+                counts[kind] = counts.get(kind, 0) + 1
+        extra = {k: n for k, n in counts.items() if n > 1}
         assert not extra, f"duplicates: {extra}"
+
+    @invariant()
+    def no_out_of_band_field_is_lost(self) -> None:
+        live = {c["client_id"]: c for c in raw_clients(self.emu)}
+        for cid, value in self.future.items():
+            assert live[cid].get(FUTURE) == value, (cid, live[cid])
 
     @invariant()
     def others_clients_are_never_written(self) -> None:

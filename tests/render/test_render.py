@@ -257,7 +257,46 @@ def scenario_mixed() -> Plan:
     return _plan(test, prod)
 
 
+def scenario_lifecycle() -> Plan:
+    """A rename, a replace moving its kids, a deactivation waiting for its successor, a
+    lost-marker blocker, and the unmarked and foreign clients named."""
+    rename = Change("test", "minside", Action.RENAME, WEB_ID, renamed_from="minside-web",
+                    fields=[FieldChange("client_name", "Min side", "Min side 2")],
+                    notes=["renames 'minside-web' to 'minside' (renamed_from): rewrites the "
+                           "marker in its description; the client_id and credentials stay",
+                           "kept as Digdir holds them (not managed here): "
+                           "backchannel_logout_uri"])
+    replace = _replace_legacy("test")
+    replace.keys_moved, replace.keys_from = ["legacy-2025"], LEGACY_ID
+    replace.notes.append("kid legacy-2025 is registered on the old client; apply frees it "
+                         "there before registering it on the new one")
+    create = _create_batch("test")
+    create.key = "batch-v2"
+    old = _deactivate("test", "old-batch", OLD_ID)
+    old.successor = "batch-v2"
+    old.notes.append("'batch-v2' looks like its successor (same integration_type and "
+                     "client_name): deactivated only once 'batch-v2' exists")
+    env = EnvironmentPlan(
+        "test", [rename, replace, create, old], counts=_live(5, 1, 2, 1, 0),
+        absent=["batch-v2"],
+        blockers=["client 'kontaktregister': no client carries its marker, but the unmarked "
+                  "client 6c1f0000-0000-4000-8000-000000000001 ('KRR') looks like it (same "
+                  "integration_type and client_name); its marker may have been lost. Add "
+                  "`client_id: 6c1f0000-0000-4000-8000-000000000001` to the client to adopt "
+                  "it, or add `create: new` to the client to create a new one anyway"],
+        others=[
+            {"client_id": "9a8b0000-0000-4000-8000-000000000002", "client_name": "NAV app",
+             "ownership": "foreign"},
+            {"client_id": "7e6d0000-0000-4000-8000-000000000003", "client_name": "Old team",
+             "ownership": "foreign", "owner": "team-b"},
+            {"client_id": "6c1f0000-0000-4000-8000-000000000001", "client_name": "KRR",
+             "ownership": "unmarked"},
+        ])
+    return _plan(env)
+
+
 SCENARIOS: dict[str, Callable[[], Plan]] = {
+    "lifecycle": scenario_lifecycle,
     "create": scenario_create,
     "update": scenario_update,
     "replace": scenario_replace,
@@ -336,7 +375,7 @@ def test_json_is_the_plan_dict(name: str) -> None:
 
 def test_json_contract_fields() -> None:
     doc = json.loads(render_json(scenario_mixed()))
-    assert doc["format_version"] == 3
+    assert doc["format_version"] == 2
     assert list(doc)[:3] == ["format_version", "orgno", "owner"]
     for change in doc["changes"]:
         assert {"environment", "key", "action", "client_id", "fields", "notes"} <= set(change)
@@ -490,7 +529,7 @@ def test_markdown_huge_plan_is_truncated() -> None:
     assert f"**The details of {2001 - shown} of 2001 changes were cut**" in out
     assert out.endswith("limit. See [plan.json](https://ci/artifacts/1).\n")
     # The summary is whole, and the destructive change (ordered first) kept its block.
-    assert "| prod | **1** | 0 | 0 | 0 | 2000 | 0 | 0 | 0 | changes |" in out
+    assert "| prod | **1** | 0 | 0 | 0 | 0 | 2000 | 0 | 0 | 0 | changes |" in out
     assert "<b>deactivate</b> <code>zz-old</code>" in out
     # Blocks are cut whole, from the end.
     assert out.count("<details") == out.count("</details>")
@@ -507,7 +546,7 @@ def test_markdown_summary_is_never_cut() -> None:
     plan = scenario_mixed()
     out = render_markdown(plan, max_chars=100)
     assert "<details" not in out
-    assert "| prod | **2** | **1** | 0 | 1 | 1 | 1 | 1 | 1 | **refused** |" in out
+    assert "| prod | **2** | **1** | 0 | 1 | 0 | 1 | 1 | 1 | 1 | **refused** |" in out
     assert "**The details of 10 of 10 changes were cut**" in out
 
 

@@ -58,24 +58,26 @@ def test_relative_logo_and_client_uri_round_trip_to_adopt_only(
     assert seeded.live()[created["client_id"]]["logo_uri"] == "bilde.gif"
 
 
-def test_a_refused_logo_is_left_out_with_a_comment(
+def test_a_refused_logo_is_kept_under_ignore_with_a_comment(
     seeded: Seeded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seeded.add([(idporten("Portal", description="Laget i portalen",
-                          logo_uri="http://portal.example.no/logo.png"), None)])
+    (created,) = seeded.add([(idporten("Portal", description="Laget i portalen",
+                                       logo_uri="http://portal.example.no/logo.png"), None)])
     text, clients, err = _import(seeded, capsys)
     (entry,) = clients.values()
-    assert "logo_uri" not in entry
-    assert ('    # logo_uri: "http://portal.example.no/logo.png" is set at Digdir but left out '
-            "here (must use https://)") in text
-    assert 'portal: logo_uri "http://portal.example.no/logo.png" left out' in err
+    assert entry["logo_uri"] == "http://portal.example.no/logo.png"
+    assert entry["ignore"] == ["logo_uri"]
+    assert "  # logo_uri: kept as Digdir holds it although selvsync's rules refuse it" in text
+    assert "portal: logo_uri is refused by selvsync's rules; kept as Digdir holds it" in err
     code, out, err = run(capsys, "validate", "-C", str(seeded.root))
     assert code == 0, out + err
-    # The plan is honest about it: adopting removes the value nobody declared.
+    # The plan only adopts: an ignored field is neither compared nor written.
     code, out, err = run(capsys, "plan", "-C", str(seeded.root), "--format", "json")
     (change,) = json.loads(out)["changes"]
     assert change["action"] == "adopt"
-    assert {f["field"] for f in change["fields"]} == {"description", "logo_uri"}
+    assert {f["field"] for f in change["fields"]} == {"description"}
+    assert run(capsys, "apply", "-C", str(seeded.root), "--auto-approve")[0] == 0
+    assert seeded.live()[created["client_id"]]["logo_uri"] == "http://portal.example.no/logo.png"
 
 
 @pytest.mark.parametrize("keyless", ["empty", "404"])

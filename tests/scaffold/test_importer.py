@@ -567,3 +567,62 @@ def test_incomplete_keys_and_production_are_warned_about() -> None:
     )
     assert any("key k1 lacks alg, use" in w for w in result.warnings)
     assert any("needs notification e-mails" in w for w in result.warnings)
+
+
+# ---------------------------------------------------------------- what Digdir accepted
+
+
+def test_import_round_trips_what_digdir_accepted_but_the_rules_refuse(
+    seeded: Seeded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An http:// logo_uri (Digdir has accepted one), a legacy lifetime of 0, and a field
+    selvsync does not know: the import validates, the next plan only adopts, and the adopt
+    keeps what it cannot manage."""
+    body = {
+        "integration_type": "idporten",
+        "client_name": "Gammel portal",
+        "description": "Gammel portal",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "redirect_uris": ["https://gammel.example.no/cb"],
+        "post_logout_redirect_uris": ["https://gammel.example.no/"],
+        "logo_uri": "http://gammel.example.no/logo.png",
+        "x_future_setting": {"mode": "strict"},
+    }
+    (made,) = seeded.add([(body, None)])
+    emu = seeded.emulator()
+    try:  # Digdir once stored 0 for "the default"; its API refuses 0 since 2025
+        row = emu.store.get_client(made["client_id"])
+        assert row is not None
+        row.fields["refresh_token_lifetime"] = 0
+        emu.store.save_client(row)
+    finally:
+        emu.close()
+    env_file = seeded.root / "environments" / "test.yaml"
+    env_file.unlink()
+    code, _, err = run(capsys, "import", "-C", str(seeded.root), "--env", "test",
+                       "--out", str(env_file))
+    assert code == 0, err
+    assert "logo_uri is refused by selvsync's rules; kept as Digdir holds it" in err
+    assert "refresh_token_lifetime is 0 in Digdir; omitted" in err
+    text = env_file.read_text()
+    assert "# kept as Digdir holds them on every update, not managed by selvsync: " \
+        "x_future_setting" in text
+    assert "# refresh_token_lifetime: 0 in Digdir" in text
+    (entry,) = load_text(text, "test.yaml").data["clients"].values()
+    assert entry["ignore"] == ["logo_uri"]
+    assert entry["logo_uri"] == "http://gammel.example.no/logo.png"
+    assert "refresh_token_lifetime" not in entry
+    code, out, err = run(capsys, "validate", "-C", str(seeded.root))
+    assert code == 0, out + err
+    code, out, err = run(capsys, "plan", "-C", str(seeded.root), "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert [c["action"] for c in plan["changes"]] == ["adopt"]
+    code, out, err = run(capsys, "apply", "-C", str(seeded.root), "--auto-approve")
+    assert code == 0, out + err
+    after = seeded.live()[made["client_id"]]
+    assert after["logo_uri"] == "http://gammel.example.no/logo.png"
+    assert after["x_future_setting"] == {"mode": "strict"}
+    assert after["refresh_token_lifetime"] == 600  # the adopt set Digdir's default
+    code, out, err = run(capsys, "plan", "-C", str(seeded.root), "--detailed-exitcode")
+    assert code == 0, out + err
