@@ -244,3 +244,38 @@ class Project:
     environments: dict[str, EnvironmentSettings]
     states: dict[str, DesiredState] = field(default_factory=dict)
     previous_owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One organisation of a project with `organisations:` (selvsync.config.organisations)."""
+
+    name: str  # short name: keys, paths, output
+    orgno: str
+    owner: str
+    variables: dict[str, str] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()
+    retired: bool = False
+    # Environments where the organisation has its own connection (its own admin client);
+    # everywhere else it is reached through the project's (supplier's) credential.
+    own_connection: frozenset[str] = frozenset()
+
+
+@dataclass
+class Workspace:
+    """A project of several organisations: one Project per organisation, run one by one
+    through the single-organisation engine, so each sees and writes only its own clients."""
+
+    root: Path
+    orgno: str  # the project's own organisation: the supplier, or the group's parent
+    owner: str
+    environments: dict[str, EnvironmentSettings]
+    organisations: dict[str, Organisation]
+    supplier: bool = False
+    selected: list[str] = field(default_factory=list)
+    projects: dict[str, Project] = field(default_factory=dict)
+    errors: dict[str, Any] = field(default_factory=dict)  # name -> ConfigError
+
+    def top_project(self) -> Project:
+        """The project's own organisation with the shared connection (the supplier's)."""
+        return Project(self.root, self.orgno, self.owner, self.environments)

@@ -20,6 +20,7 @@ from selvsync.cli.options import (
     project_options,
     renew_keys_option,
     verbosity,
+    workspace_mode,
 )
 from selvsync.cli.plan import explain_refusals, overrides_from, plan_options, use_overrides
 from selvsync.cli.progress import ApplyProgress
@@ -72,6 +73,7 @@ from selvsync.render.apply_report import report_table, twin_notes
 def apply(
     directory: Path,
     envs: tuple[str, ...],
+    orgs: tuple[str, ...],
     planfile_path: Path | None,
     auto_approve: bool,
     force: bool,
@@ -88,6 +90,29 @@ def apply(
 
     if planfile_path is not None and (reviewed_path is not None or expect_digest):
         raise click.UsageError("PLANFILE cannot be combined with --reviewed or --expect-digest")
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        if reviewed_path is not None or expect_digest:
+            raise click.UsageError(
+                "--reviewed and --expect-digest are not supported yet for projects with "
+                "organisations; see docs/organisations.md"
+            )
+        return organisations.apply(
+            directory,
+            envs,
+            orgs,
+            planfile=planfile_path,
+            auto_approve=auto_approve,
+            overrides=overrides_from(
+                force=force,
+                allow_empty_listing=allow_empty_listing,
+                allow_over_limit=allow_over_limit,
+                allow_deactivate=allow_deactivate,
+            ),
+            renew_keys=renew_keys,
+            continue_on_error=continue_on_error,
+        )
     reviewed = planfile.read(reviewed_path) if reviewed_path is not None else None
     overrides = overrides_from(
         force=force,

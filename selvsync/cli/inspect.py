@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from selvsync.cli.options import project_options
+from selvsync.cli.options import project_options, workspace_mode
 from selvsync.config import load_project
 from selvsync.errors import ExitCode
 from selvsync.model import Project
@@ -21,8 +21,12 @@ def _load(directory: Path, envs: Sequence[str]) -> Project:
 
 @click.command()
 @project_options
-def validate(directory: Path, envs: tuple[str, ...]) -> int:
+def validate(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
     """Check YAML, schema and Digdir's rules offline (no network, no credentials)."""
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        return organisations.validate(directory, envs, orgs)
     project = _load(directory, envs)
     parts = [f"{name} ({len(state.clients)} clients)" for name, state in project.states.items()]
     click.echo("valid: " + ", ".join(parts))
@@ -31,8 +35,12 @@ def validate(directory: Path, envs: tuple[str, ...]) -> int:
 
 @click.command()
 @project_options
-def show(directory: Path, envs: tuple[str, ...]) -> int:
+def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
     """Print the effective, fully resolved desired state of each environment as YAML."""
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        return organisations.show(directory, envs, orgs)
     project = _load(directory, envs)
     out: dict[str, Any] = {}
     for name, state in project.states.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from selvsync.cli import connecting
-from selvsync.cli.options import progress, project_options
+from selvsync.cli.options import progress, project_options, workspace_mode
 from selvsync.errors import ExitCode
 from selvsync.live.inventory import Row, declared_client_ids, inventory
 from selvsync.render.common import clean
@@ -45,8 +45,9 @@ def _table(rows: list[Row]) -> str:
     cells = [[title for title, _ in _COLUMNS]]
     cells += [[_cell(r, f) for _, f in _COLUMNS] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-             for line in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -60,8 +61,9 @@ def _table(rows: list[Row]) -> str:
     show_default=True,
     help="table for people, json for scripts.",
 )
-def list_command(directory: Path, envs: tuple[str, ...], fmt: str) -> int:
+def list_command(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...], fmt: str) -> int:
     """List the live clients of each environment (read-only)."""
+    _single_organisation(directory, orgs, "list")
     with connecting.reader(directory, envs) as session:
         rows = inventory(session, time.time())
     if fmt == "json":
@@ -87,14 +89,16 @@ def _env_name(*parts: str) -> str:
     help="json: {env: {key: client_id}}; env: KEY_CLIENT_ID=... lines "
     "(ENV_KEY_CLIENT_ID when several environments are selected).",
 )
-def output_command(directory: Path, envs: tuple[str, ...], fmt: str) -> int:
+def output_command(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...], fmt: str) -> int:
     """Print each declared key's live client_id (read-only), for deploy pipelines.
 
     Exits 1 when a declared client does not exist yet (run `selvsync apply` first)."""
+    _single_organisation(directory, orgs, "output")
     with connecting.reader(directory, envs) as session:
         ids = declared_client_ids(session)
-    missing = [f"{env}/{key}" for env, keys in ids.items() for key, cid in keys.items()
-               if cid is None]
+    missing = [
+        f"{env}/{key}" for env, keys in ids.items() for key, cid in keys.items() if cid is None
+    ]
     if fmt == "json":
         click.echo(json.dumps(ids, indent=2, sort_keys=True))
     else:
@@ -109,3 +113,11 @@ def output_command(directory: Path, envs: tuple[str, ...], fmt: str) -> int:
         progress("not created yet (run `selvsync apply`): " + ", ".join(missing))
         return ExitCode.ERROR
     return ExitCode.OK
+
+
+def _single_organisation(directory: Path, orgs: tuple[str, ...], command: str) -> None:
+    if workspace_mode(directory, orgs):
+        raise click.UsageError(
+            f"`selvsync {command}` does not support projects with `organisations:` yet; "
+            "see docs/organisations.md"
+        )

@@ -42,6 +42,28 @@ environments_option = click.option(
 )
 
 
+organisations_option = click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    metavar="NAME",
+    help="Organisation to work on (repeatable), in a project with `organisations:`. "
+    "Default: every organisation.",
+)
+
+
+def workspace_mode(directory: Path, orgs: tuple[str, ...]) -> bool:
+    """Whether the project declares `organisations:` (docs/organisations.md). ``--org`` in a
+    project without them is a usage error."""
+    from selvsync.config.organisations import declares_organisations
+
+    if declares_organisations(directory):
+        return True
+    if orgs:
+        raise click.UsageError("--org needs a project with `organisations:` in selvsync.yaml")
+    return False
+
+
 def one_environment_option(help_text: str = "The environment.") -> Callable[[FC], FC]:
     """``--env ENV``, required: for commands that act on exactly one environment."""
     return click.option("--env", "-e", "env", required=True, metavar="ENV", help=help_text)
@@ -49,7 +71,7 @@ def one_environment_option(help_text: str = "The environment.") -> Callable[[FC]
 
 def project_options(func: FC) -> FC:
     """``-C DIR`` and ``--env ENV`` (repeatable): for commands over a whole project."""
-    return directory_option(environments_option(func))
+    return directory_option(environments_option(organisations_option(func)))
 
 
 renew_keys_option = click.option(

@@ -16,6 +16,7 @@ from selvsync.cli.options import (
     progress,
     project_options,
     renew_keys_option,
+    workspace_mode,
 )
 from selvsync.errors import ExitCode, UsageError
 from selvsync.live import planfile
@@ -107,6 +108,7 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
 def plan(
     directory: Path,
     envs: tuple[str, ...],
+    orgs: tuple[str, ...],
     fmt: str,
     out: Path | None,
     renew_keys: bool,
@@ -122,6 +124,17 @@ def plan(
         raise UsageError(
             f"--out {out}: the folder {out.expanduser().parent} does not exist; create it "
             "first or choose another path (nothing was read)"
+        )
+    if workspace_mode(directory, orgs):
+        from selvsync.cli import organisations
+
+        overrides = overrides_from(
+            allow_empty_listing=allow_empty_listing,
+            allow_over_limit=allow_over_limit,
+            allow_deactivate=allow_deactivate,
+        )
+        return organisations.plan(
+            directory, envs, orgs, fmt, out, renew_keys, detailed_exitcode, overrides
         )
     with connecting.reader(directory, envs) as session:
         result = plan_project(session, options=plan_options(renew_keys))

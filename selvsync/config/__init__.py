@@ -101,6 +101,10 @@ class _ProjectLoader:
         # Where the schema already complained: the rules would only say it again.
         self.schema_spots: set[tuple[Position | None, str]] = set()
         self.loaded: dict[Path, Document] = {}  # every file read, for the scope declarations
+        # Hooks for selvsync.config.organisations: where one organisation's state files are,
+        # and the shared definitions every client set gets unless it declares the key itself.
+        self.states_dir: Path = root / ENVIRONMENTS_DIR
+        self.templates: tuple[str, ...] = ()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -229,7 +233,7 @@ class _ProjectLoader:
         environments: dict[str, EnvironmentSettings],
         selected: list[str],
     ) -> dict[str, list[Path]]:
-        base = self.root / ENVIRONMENTS_DIR
+        base = self.states_dir
         found: dict[str, list[Path]] = {}
         if base.is_dir():
             for entry in sorted(base.iterdir()):
@@ -266,7 +270,8 @@ class _ProjectLoader:
                     project_doc.locate_key(("environments", name)),
                     dotted(("environments", name)),
                     f"no state file for environment '{name}'",
-                    f"create {ENVIRONMENTS_DIR}/{name}.yaml (`clients: {{}}` declares none)",
+                    f"create {display_path(self.states_dir)}/{name}.yaml "
+                    "(`clients: {}` declares none)",
                 )
         return found
 
@@ -285,6 +290,9 @@ class _ProjectLoader:
         variables = {"env": name, "orgno": project.orgno, "owner": project.owner, **env.variables}
         var_origin = project_doc.locate(("environments", name, "variables"))
         merchant_source, sources = self._sources(paths)
+        for name_ in self.templates:
+            if name_ not in sources and name_ in shared:
+                sources[name_] = shared[name_]  # a template instantiated as it is written
         subst = Substituter(variables, var_origin, self.errors)
         if merchant_source is not None:
             state.merchant = self._environment_merchant(merchant_source, subst)
@@ -407,6 +415,8 @@ class _ProjectLoader:
             self._fail(source.doc.locate(source.prefix), field, "expected a mapping of fields")
             return None
         base_name = body.get("extends")
+        if base_name is None and key in self.templates and source is not shared.get(key):
+            base_name = key  # an organisation's override of a template merges over it
         if base_name is not None:
             extended = self._extend(key, source, str(base_name), shared, body, origins)
             if extended is None:

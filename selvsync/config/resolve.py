@@ -14,7 +14,8 @@ from selvsync.errors import Diagnostic, Position
 from selvsync.yaml.positions import MergedOrigins, Origins, PathKey, dotted
 
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Dotted names (`org.name`, `org.domain`) are the organisation's (selvsync.config.organisations).
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 # One expanded value may be this long: far beyond any Digdir field, far below what a file of
 # references to one big variable could otherwise amplify into (100 000 x 1 MiB).
 MAX_EXPANDED = 64 * 1024
