@@ -11,7 +11,11 @@ after the client left the YAML), ``r`` (date the secret was last rotated by selv
 (digest of merchant data a person confirmed in the portal) and ``s=1`` (secret pending: apply
 asked Digdir for a secret and has not yet seen it stored in the sink; written *before* the
 request, cleared after the sink took the secret, so a failed sink or a killed process leaves
-it set and every later plan rotates the secret until one reaches the sink).
+it set and every later plan rotates the secret until one reaches the sink), and ``j`` (the key
+set selvsync last registered: a digest of its keys and the date the earliest of them expires,
+``j=<digest>.<yyyymmdd>``; written by apply after each key write, so a plan reads a client's
+key set only where the declared keys differ from it or expiry is near: see
+selvsync.plan.keys.vouched).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Marker:
     rotated: str | None = None
     merchant_digest: str | None = None
     secret_pending: bool = False
+    keys: str | None = None  # j=: the registered key set, see selvsync.plan.keys.mark
 
     def render(self) -> str:
         parts = [f"o={self.owner}", f"k={self.key}"]
@@ -48,6 +53,8 @@ class Marker:
             parts.append(f"m={self.merchant_digest}")
         if self.secret_pending:
             parts.append("s=1")
+        if self.keys:
+            parts.append(f"j={self.keys}")
         return "[selvsync:v1 " + " ".join(parts) + "]"
 
     def with_(self, **changes: object) -> Marker:
@@ -73,6 +80,7 @@ def parse(description: str | None) -> tuple[str, Marker | None]:
         rotated=fields.get("r"),
         merchant_digest=fields.get("m"),
         secret_pending=fields.get("s") == "1",
+        keys=fields.get("j"),
     )
     return text[: match.start()], marker
 

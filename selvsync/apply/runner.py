@@ -16,6 +16,7 @@ from typing import Any
 
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import AmbiguousWriteError, ApiError
+from selvsync.apply.key_marks import registered, with_keys_mark
 from selvsync.apply.scopes import SCOPE_ACTIONS, ScopeWriter
 from selvsync.apply.secret_marks import is_pending, with_pending
 from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
@@ -217,7 +218,8 @@ class _Runner:
             if change.keys_moved and change.keys_from:
                 self._free_kids(change.keys_from, change.keys_moved)
             if change.jwks:
-                self.client.replace_jwks(change.client_id, change.jwks)
+                answer = self.client.replace_jwks(change.client_id, change.jwks)
+                self._mark_keys(change.client_id, change.body, registered(answer, change.jwks))
             else:
                 self.client.delete_jwks(change.client_id)
             return change.client_id
@@ -231,7 +233,8 @@ class _Runner:
                 # register them on the new one (the plan explains the short window).
                 self._free_kids(change.keys_from or change.client_id, change.keys_moved)
                 assert change.jwks is not None
-                self.client.replace_jwks(new_id, change.jwks)
+                answer = self.client.replace_jwks(new_id, change.jwks)
+                self._mark_keys(new_id, change.body, registered(answer, change.jwks))
             self.client.deactivate_client(change.client_id)
             self.written.deactivated(self.env, change.client_id)
             return new_id
@@ -267,15 +270,40 @@ class _Runner:
             cid, secret = self._recover_create(change, body, exclude)
             self.written.mark_created(self.env, cid, replacing=replacing)
         self.created[change.key] = cid
+        keyset: list[dict[str, Any]] | None = None
         if change.jwks and keys:
-            self.client.replace_jwks(cid, change.jwks)
+            keyset = registered(self.client.replace_jwks(cid, change.jwks), change.jwks)
         if secret is not None:
             self._store_secret(change, cid, secret)
         if is_pending(body):
-            # Stored (or none was due): clear the mark.
-            cleared = self.client.update_client(cid, with_pending(body, False))
+            # Stored (or none was due): clear the mark (and record the keys, if any).
+            final = with_pending(body, False)
+            if keyset is not None:
+                final = with_keys_mark(final, keyset) or final
+            cleared = self.client.update_client(cid, final)
             self.written.record(self.env, cleared.client)
+        elif keyset is not None:
+            self._mark_keys(cid, body, keyset)
         return cid
+
+    def _mark_keys(
+        self, client_id: str, body: dict[str, Any] | None, keyset: list[dict[str, Any]]
+    ) -> None:
+        """Record the registered key set in the marker (selvsync.apply.key_marks), so later
+        plans need not read it. The keys are registered either way: a failure here only
+        means the next plan reads the set, so it is reported, not fatal."""
+        marked = with_keys_mark(body, keyset) if body is not None else None
+        if marked is None:
+            return
+        try:
+            result = self.client.update_client(client_id, marked)
+        except SelvsyncError as exc:
+            self.progress(
+                f"{self.env}: keys of {client_id} registered; recording them in the marker "
+                f"failed ({exc}): the next plan reads its key set"
+            )
+            return
+        self.written.record(self.env, result.client)
 
     def _recover_create(
         self, change: Change, body: dict[str, Any], exclude: str | None

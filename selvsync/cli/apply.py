@@ -18,6 +18,7 @@ from selvsync.cli.options import (
     override_options,
     progress,
     project_options,
+    refresh_option,
     renew_keys_option,
     verbosity,
     workspace_mode,
@@ -65,6 +66,7 @@ from selvsync.render.apply_report import report_table, twin_notes
     help="Plan afresh, and apply only if the changes digest is this one (repeatable).",
 )
 @renew_keys_option
+@refresh_option
 @click.option(
     "--continue-on-error",
     is_flag=True,
@@ -83,6 +85,7 @@ def apply(
     reviewed_path: Path | None,
     expect_digest: tuple[str, ...],
     renew_keys: bool,
+    refresh: bool,
     continue_on_error: bool,
 ) -> int:
     """Create, update and deactivate clients so that live state matches the YAML."""
@@ -112,6 +115,7 @@ def apply(
             ),
             renew_keys=renew_keys,
             continue_on_error=continue_on_error,
+            refresh=refresh,
         )
     reviewed = planfile.read(reviewed_path) if reviewed_path is not None else None
     overrides = overrides_from(
@@ -122,9 +126,10 @@ def apply(
     )
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
         if planfile_path is not None:
-            result = load_fresh_plan(session, planfile_path, time.time())
+            result = load_fresh_plan(session, planfile_path, time.time(), refresh=refresh)
         else:
-            result = plan_project(session, options=plan_options(renew_keys))
+            options = plan_options(renew_keys, refresh=refresh, fingerprints=False)
+            result = plan_project(session, options=options)
         use_overrides(result, overrides)
         # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan
         # without changes, exactly as `plan` does.

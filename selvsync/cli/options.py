@@ -82,6 +82,14 @@ renew_keys_option = click.option(
 )
 
 
+refresh_option = click.option(
+    "--refresh",
+    is_flag=True,
+    help="Read every declared key set, also where the client's marker shows it unchanged since "
+    "selvsync registered it: finds keys changed in the portal (the drift check uses it).",
+)
+
+
 def color(stream: Any) -> bool:
     """Colour only for a terminal, and never when NO_COLOR is set (no-color.org)."""
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ

@@ -125,10 +125,13 @@ def plan(
     renew_keys: bool,
     detailed_exitcode: bool,
     overrides: Overrides,
+    *,
+    refresh: bool = False,
 ) -> int:
     run = _run(directory, envs, orgs, "plan")
+    options = PlanOptions(now=time.time(), renew_keys=renew_keys, refresh=refresh)
     try:
-        result = plan_workspace(run, PlanOptions(now=time.time(), renew_keys=renew_keys))
+        result = plan_workspace(run, options)
     finally:
         run.close()
     _lift(result, overrides)
@@ -153,6 +156,7 @@ def apply(
     overrides: Overrides,
     renew_keys: bool,
     continue_on_error: bool,
+    refresh: bool = False,
 ) -> int:
     if planfile is not None:
         raise UnsafePlanError(
@@ -162,7 +166,7 @@ def apply(
     run = _run(directory, envs, orgs, "apply")
     try:
         with connecting.apply_lock(directory, on_wait=progress):
-            return _apply(run, auto_approve, overrides, renew_keys, continue_on_error)
+            return _apply(run, auto_approve, overrides, renew_keys, continue_on_error, refresh)
     finally:
         run.close()
 
@@ -173,8 +177,10 @@ def _apply(
     overrides: Overrides,
     renew_keys: bool,
     continue_on_error: bool,
+    refresh: bool = False,
 ) -> int:
-    result = plan_workspace(run, PlanOptions(now=time.time(), renew_keys=renew_keys))
+    options = PlanOptions(now=time.time(), renew_keys=renew_keys, refresh=refresh)
+    result = plan_workspace(run, options)
     _lift(result, overrides)
     click.echo(render_workspace(result, "text", color=color(sys.stdout)), nl=False)
     code = _exit(result, detailed=False)

@@ -15,6 +15,7 @@ from selvsync.cli.options import (
     override_options,
     progress,
     project_options,
+    refresh_option,
     renew_keys_option,
     workspace_mode,
 )
@@ -34,8 +35,13 @@ def render_plan(plan: Plan, fmt: str, use_color: bool) -> str:
     return render(plan, fmt, color=use_color, json_hint=JSON_HINT)
 
 
-def plan_options(renew_keys: bool) -> PlanOptions:
-    return PlanOptions(now=time.time(), renew_keys=renew_keys)
+def plan_options(
+    renew_keys: bool, *, refresh: bool = False, fingerprints: bool = True
+) -> PlanOptions:
+    """``fingerprints``: only a plan that is written to a file needs them."""
+    return PlanOptions(
+        now=time.time(), renew_keys=renew_keys, refresh=refresh, fingerprints=fingerprints
+    )
 
 
 def overrides_from(
@@ -98,6 +104,7 @@ def _step_summary(result: Plan, markdown: str | None) -> None:
     help="Also write the plan to this file, for `selvsync apply PLANFILE`.",
 )
 @renew_keys_option
+@refresh_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -112,6 +119,7 @@ def plan(
     fmt: str,
     out: Path | None,
     renew_keys: bool,
+    refresh: bool,
     detailed_exitcode: bool,
     allow_empty_listing: bool,
     allow_deactivate: tuple[str, ...],
@@ -134,10 +142,12 @@ def plan(
             allow_deactivate=allow_deactivate,
         )
         return organisations.plan(
-            directory, envs, orgs, fmt, out, renew_keys, detailed_exitcode, overrides
+            directory, envs, orgs, fmt, out, renew_keys, detailed_exitcode, overrides,
+            refresh=refresh,
         )
     with connecting.reader(directory, envs) as session:
-        result = plan_project(session, options=plan_options(renew_keys))
+        options = plan_options(renew_keys, refresh=refresh, fingerprints=out is not None)
+        result = plan_project(session, options=options)
     use_overrides(
         result,
         overrides_from(

@@ -33,7 +33,9 @@ def plan_environment(
     client = session.client(name)
     owner = session.project.owner
     listed = session.listing(name) if listing is None else listing
-    live = read_live(client, state, owner, session.written, listed)
+    refresh = options is not None and options.refresh
+    now = options.now if options is not None and options.now else None
+    live = read_live(client, state, owner, session.written, listed, refresh=refresh, now=now)
     _read_lookalike_keys(client, state, owner, live)
     plan = build_environment_plan(state, owner, live, options)
     livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
@@ -80,11 +82,13 @@ def plan_project(
     return Plan(project.orgno, project.owner, results, renew_keys=renew)
 
 
-def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
+def load_fresh_plan(session: Session, path: Path, now: float, *, refresh: bool = False) -> Plan:
     """Read a saved plan, check live state did not move, and re-derive it (exit 4 otherwise).
 
     The listing and the key sets are read once: the fingerprints are checked against them,
-    and the fresh plan that decides what of the file may be applied is built from them.
+    and the fresh plan that decides what of the file may be applied is built from them. Every
+    key set the saved plan read is read again (its fingerprint is checked), whether or not
+    the marker vouches for it now; ``refresh`` reads every declared one.
     """
     saved = planfile.read(path)
     project = session.project
@@ -93,7 +97,7 @@ def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
             f"{path} was made for orgno {saved.orgno} / owner {saved.owner}, "
             f"not {project.orgno} / {project.owner}"
         )
-    options = PlanOptions(now=now, renew_keys=saved.renew_keys)
+    options = PlanOptions(now=now, renew_keys=saved.renew_keys, refresh=refresh)
     snapshots: dict[str, LiveSnapshot] = {}
     fresh: list[EnvironmentPlan] = []
     scope_problems: list[str] = []
@@ -104,7 +108,7 @@ def load_fresh_plan(session: Session, path: Path, now: float) -> Plan:
             )
         client = session.client(env.name)
         state = project.states[env.name]
-        live = read_live(client, state, project.owner)
+        live = read_live(client, state, project.owner, refresh=refresh, now=now)
         present = {str(c.get("client_id")) for c in live.clients}
         missing = [c for c in freshness.jwks_ids(env) if c in present and c not in live.jwks]
         live.jwks.update(read_jwks(client, missing, state.environment.concurrency))

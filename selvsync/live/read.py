@@ -2,11 +2,15 @@
 
 Requests are kept to the minimum: one ``GET /clients?inactive=true`` per environment (it holds
 active and deactivated clients, so the plan can say when a declared client was deactivated),
-plus ``GET /jwks`` only for live clients whose YAML declares keys.
+plus ``GET /jwks`` only for live clients whose YAML declares keys and whose marker does not
+vouch for their key set (selvsync.plan.keys.vouched: the marker records the set apply last
+registered; ``refresh`` reads every declared set, to find keys changed in the portal).
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +22,7 @@ from selvsync.live.checks import check_listing
 from selvsync.live.writelog import WriteLog
 from selvsync.marker import classify_owner, parse
 from selvsync.model import DesiredClient, DesiredState
+from selvsync.plan import keys as keyplan
 from selvsync.plan.changes import LiveSnapshot
 
 
@@ -35,8 +40,13 @@ def read_live(
     owner: str,
     written: WriteLog | None = None,
     listed: list[dict[str, Any]] | None = None,
+    *,
+    refresh: bool = False,
+    now: float | None = None,
 ) -> LiveSnapshot:
-    """The listing (``listed`` if already read), plus the key sets the plan needs."""
+    """The listing (``listed`` if already read), plus the key sets the plan needs: those of
+    declared clients with keys, except where the marker vouches for the set (``refresh``:
+    every one of them)."""
     clients = list_all(client) if listed is None else listed
     if state.shared_keys:
         clients = _without_siblings(clients, state.shared_keys, owner)
@@ -44,7 +54,13 @@ def read_live(
         clients = written.merge(state.environment.name, clients)
     concurrency = state.environment.concurrency
     wanted = _ids_needing_keys(clients, state, owner)
-    snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency))
+    vouched = (
+        frozenset()
+        if refresh
+        else _vouched(clients, state, owner, wanted, time.time() if now is None else now)
+    )
+    wanted = [cid for cid in wanted if cid not in vouched]
+    snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency), vouched=vouched)
     if state.environment.merchant_api and client.has_merchant_api and _declares_merchant(state):
         ids = _ids_of_declared(
             clients, state, owner, lambda c: c.merchant is not None and not c.merchant.empty
@@ -100,6 +116,45 @@ def _ids_needing_keys(
     clients: Iterable[dict[str, Any]], state: DesiredState, owner: str
 ) -> list[str]:
     return _ids_of_declared(clients, state, owner, lambda c: bool(c.key_files))
+
+
+def _vouched(
+    clients: Iterable[dict[str, Any]],
+    state: DesiredState,
+    owner: str,
+    candidates: list[str],
+    now: float,
+) -> frozenset[str]:
+    """The ``candidates`` (declared clients with keys) whose key set need not be read: the
+    only active client carrying our marker for a declared key, and the marker's ``j=`` shows
+    exactly the declared keys, none expiring within the warning window. Adoptions, renames,
+    previous owners' clients and twins are always read."""
+    wanted = set(candidates)
+    if not wanted:
+        return frozenset()
+    days = state.environment.key_expiry_warning_days
+    active: Counter[str] = Counter()
+    mine: list[tuple[str, str, str | None]] = []
+    for live in clients:
+        if live.get("active") is False:
+            continue
+        marker, _ = classify_owner(live.get("description"), owner)
+        if marker is None:
+            continue
+        active[marker.key] += 1
+        cid = str(live.get("client_id"))
+        if cid in wanted:
+            mine.append((cid, marker.key, marker.keys))
+    out = set()
+    for cid, key, recorded in mine:
+        declared = state.clients.get(key)
+        if declared is None or active[key] != 1:
+            continue
+        if declared.client_id and str(declared.client_id) != cid:
+            continue
+        if keyplan.vouched(recorded, declared.keys, now=now, expiry_warning_days=days):
+            out.add(cid)
+    return frozenset(out)
 
 
 def _ids_of_declared(

@@ -58,7 +58,10 @@ def _keys_change(
     client_id: str | None,
     live: list[dict[str, Any]] | None,
     options: PlanOptions,
+    body: dict[str, Any] | None = None,
 ) -> None:
+    """``body``: the client as the plan leaves it (a lossless PUT body), which apply sends
+    again after the key write with the new key set recorded in the marker (``j=``)."""
     if not client.key_files:
         return
     env = state.environment
@@ -86,6 +89,7 @@ def _keys_change(
             Action.UPDATE_KEYS,
             client_id,
             jwks=decision.upload,
+            body=body,
             keys_added=decision.added,
             keys_removed=decision.removed,
             notes=decision.notes,
@@ -162,7 +166,7 @@ def _build_environment_plan(
     for _, wanted in sorted(state.clients.items()):
         _plan_declared(plan, state, wanted, index, owner, live, options)
     # 4. Ours but no longer declared: deactivate (after its successor, if it has one).
-    _plan_deactivations(plan, state, index, live)
+    _plan_deactivations(plan, state, index, live, options)
     lifecycle.link_successors(plan, index.by_id)
     # 5. An empty listing may be a broken one: refuse (or warn) before creating everything.
     _check_empty_listing(plan, state, live)
@@ -262,12 +266,16 @@ def _plan_declared(
             )
         for old in index.leftovers.get(wanted.key, []):
             lifecycle.finish_replace(plan, wanted, live_client, old, live)
-            plan.fingerprints.update(live.fingerprints(old))
+            _fingerprint(plan, live, old, options)
     _merchant_change(plan, state, wanted, live_client, live)
 
 
 def _plan_deactivations(
-    plan: EnvironmentPlan, state: DesiredState, index: _LiveIndex, live: LiveSnapshot
+    plan: EnvironmentPlan,
+    state: DesiredState,
+    index: _LiveIndex,
+    live: LiveSnapshot,
+    options: PlanOptions,
 ) -> None:
     for key, client in sorted(index.ours.items()):
         if key in state.clients or key in index.moved:
@@ -283,6 +291,14 @@ def _plan_deactivations(
                 notes=["no longer declared; deactivation at Digdir is irreversible"],
             )
         )
+        _fingerprint(plan, live, client, options)
+
+
+def _fingerprint(
+    plan: EnvironmentPlan, live: LiveSnapshot, client: dict[str, Any], options: PlanOptions
+) -> None:
+    """Record what the plan read of ``client`` (only when the plan may go to a file)."""
+    if options.fingerprints:
         plan.fingerprints.update(live.fingerprints(client))
 
 
@@ -390,8 +406,8 @@ def _plan_adopt(
             f"client '{client.key}': cannot adopt {cid}: integration_type differs and cannot change"
         )
     plan.changes.append(change)
-    plan.fingerprints.update(live.fingerprints(live_client))
-    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _fingerprint(plan, live, live_client, options)
+    _keys_change(plan, state, client, cid, live.keys_of(cid, client.keys), options, body)
 
 
 def _plan_existing(
@@ -407,9 +423,9 @@ def _plan_existing(
     _, existing = parse(live_client.get("description"))
     body = update_body(client, owner, live_client, existing)
     fields = diff.compare(body, live_client, client.ignore)
-    plan.fingerprints.update(live.fingerprints(live_client))
+    _fingerprint(plan, live, live_client, options)
     if any(f.field in IMMUTABLE_FIELDS for f in fields):
-        _plan_replace(plan, client, cid, fields, owner, live.jwks.get(cid))
+        _plan_replace(plan, client, cid, fields, owner, live.keys_of(cid, client.keys))
         return
     if fields:
         change = Change(
@@ -430,7 +446,7 @@ def _plan_existing(
             )
         change.notes.extend(lifecycle.kept_note(live_client, client.ignore))
         plan.changes.append(change)
-    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _keys_change(plan, state, client, cid, live.keys_of(cid, client.keys), options, body)
     _secret_change(plan, state, client, live_client, body, options)
 
 
@@ -452,7 +468,7 @@ def _plan_rename(
     index.moved.add(existing.key)
     body = update_body(client, owner, live_client, existing)
     fields = diff.compare(body, live_client, client.ignore)
-    plan.fingerprints.update(live.fingerprints(live_client))
+    _fingerprint(plan, live, live_client, options)
     if any(f.field in IMMUTABLE_FIELDS for f in fields):
         plan.blockers.append(
             f"client '{client.key}': cannot rename '{existing.key}' ({cid}): its "
@@ -477,7 +493,7 @@ def _plan_rename(
             ],
         )
     )
-    _keys_change(plan, state, client, cid, live.jwks.get(cid), options)
+    _keys_change(plan, state, client, cid, live.keys_of(cid, client.keys), options, body)
     _secret_change(plan, state, client, live_client, body, options)
 
 

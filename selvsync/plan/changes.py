@@ -60,6 +60,12 @@ class PlanOptions:
 
     now: float = 0.0  # Unix seconds; 0 means "the current time" (resolved by the caller)
     renew_keys: bool = False
+    # Read every declared key set, also where the marker vouches for it (`plan --refresh`,
+    # the drift check): finds keys changed in the portal. See selvsync.plan.keys.vouched.
+    refresh: bool = False
+    # Record live fingerprints: needed only when the plan is written to a file (plan --out)
+    # or checked against one; a plan that is only shown skips the digests.
+    fingerprints: bool = True
 
 
 @dataclass
@@ -69,6 +75,18 @@ class LiveSnapshot:
     clients: list[dict[str, Any]]
     jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     merchant: dict[str, dict[str, Any]] | None = None  # None: the environment has no API
+    # Clients whose key set was not read because their marker shows it is exactly the declared
+    # set, none expiring soon (selvsync.plan.keys.vouched); a read set in ``jwks`` wins.
+    vouched: frozenset[str] = frozenset()
+
+    def keys_of(
+        self, client_id: str, declared: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """The live key set of ``client_id``: as read, or ``declared`` where the marker vouches
+        for it (same key material, no expiry known to be near), or None (not read)."""
+        if client_id in self.jwks:
+            return self.jwks[client_id]
+        return list(declared) if client_id in self.vouched else None
 
     def fingerprints(self, client: Mapping[str, Any]) -> dict[str, str]:
         """Digests of a live client and, when it was read, its key set."""

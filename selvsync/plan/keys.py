@@ -13,11 +13,19 @@ when a set is posted again: each key keeps the ``exp`` it got when first posted.
 here ever re-posts an unchanged set to "renew" it; the only renewal is a new key, registered
 beside the old one by the rotation above. ``renew`` (``--renew-keys``) only makes the plan say
 so for each expiring key.
+
+Reading key sets is the only per-client request of a plan, so a plan reads one only where it
+may matter: apply records the set it registered in the client's marker (``j=``: a digest of
+the keys and the date the earliest expires, :func:`mark`), and a client whose marker shows
+exactly the declared keys, none expiring within the warning window, is not read
+(:func:`vouched`). ``plan --refresh`` (and the scheduled drift check, which uses it) reads
+every declared key set, so keys changed in the portal are still found there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +45,46 @@ class KeyDecision:
 
 def _material(jwk: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(jwk.get(k)) for k in ("kid", "kty", "alg", "use", "e", "n"))
+
+
+def set_digest(keys: Iterable[Mapping[str, Any]]) -> str:
+    """A short digest of a key set's material (kid, kty, alg, use, e, n), in any order."""
+    text = "\n".join(sorted("|".join(_material(k)) for k in keys))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def mark(registered: Sequence[Mapping[str, Any]]) -> str:
+    """The marker's ``j=`` value for a key set as the API answered its write: the digest,
+    then the UTC date the earliest key expires (rounded down; left out if a key has no
+    ``exp``, and then every plan reads the set)."""
+    digest = set_digest(registered)
+    exps = [k.get("exp") for k in registered]
+    if registered and all(isinstance(e, int | float) for e in exps):
+        earliest = min(float(e) for e in exps)  # type: ignore[arg-type]
+        return f"{digest}.{datetime.fromtimestamp(earliest, UTC):%Y%m%d}"
+    return digest
+
+
+def vouched(
+    recorded: str | None,
+    declared: Sequence[Mapping[str, Any]],
+    *,
+    now: float,
+    expiry_warning_days: int,
+) -> bool:
+    """Whether a marker's ``j=`` shows that the live key set is exactly ``declared`` and that
+    no key expires within the warning window: then a plan need not read the key set (its
+    decision would be "nothing to do", with no warning)."""
+    if not recorded or not declared:
+        return False
+    digest, _, day = recorded.partition(".")
+    if digest != set_digest(declared):
+        return False
+    try:
+        earliest = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return False  # no expiry recorded: read it
+    return earliest - now >= expiry_warning_days * 86400
 
 
 def _public(jwk: Mapping[str, Any]) -> dict[str, Any]:
