@@ -30,3 +30,11 @@ def test_compose_then_parse_round_trips() -> None:
     marker = Marker(owner="o", key="k", protected=True, rotated="2026-12-01")
     human, parsed = parse(compose("Innlogging", marker))
     assert (human, parsed) == ("Innlogging", marker)
+
+
+def test_the_key_set_mark_round_trips_and_stays_short() -> None:
+    marker = Marker(owner="o", key="k", keys="0123456789ab.20271231")
+    text = compose("Maskinporten", marker)
+    assert text.endswith("j=0123456789ab.20271231]")
+    assert parse(text) == ("Maskinporten", marker)
+    assert len(marker.render()) - len(Marker(owner="o", key="k").render()) == 24  # " j=" + 12 + "." + 8
