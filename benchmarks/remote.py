@@ -10,7 +10,9 @@ latency fault; requests are counted by the child and read back from its control 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.workload import ADMIN_CLIENT, ORGNO, Workload
+from benchmarks.measure import Sample, Stats
+from benchmarks.workload import ADMIN_CLIENT, ENV, ORGNO, Workload, project_yaml
 
 _LISTENING = re.compile(r"listening on (http://[^ ]+) ")
 
@@ -101,3 +104,56 @@ def _wait_for_url(child: subprocess.Popen[bytes], log: Path, timeout: float = 30
             break
         time.sleep(0.05)
     raise RuntimeError(f"the emulator process did not start listening:\n{log.read_text()}")
+
+
+def selvsync_command() -> list[str]:
+    """The installed console script (what a user runs), else ``python -m selvsync``."""
+    script = Path(sys.executable).parent / "selvsync"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "selvsync"]
+
+
+def run_child(command: list[str], cwd: Path | None = None) -> tuple[Sample, float, int]:
+    """Run ``command`` to its end: (wall from spawn to exit with the child's own CPU, its
+    peak RSS in MiB, exit code). ``os.wait4`` gives this child's rusage alone."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall, cpu, cpu), usage.ru_maxrss / 1024, child.returncode
+
+
+def plan_process(
+    work: Workload, remote: RemoteEmulator, runs: int
+) -> tuple[Stats, list[float], list[dict[str, int]], list[int]]:
+    """`selvsync plan -C DIR` as a process against ``remote``: DIR is the workload's project
+    with its environment pointed at the served API (JWT grant, as in production)."""
+    root = work.root / ".remote" / "project"
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(work.root / "environments", root / "environments")
+    shutil.copytree(work.root / "keys", root / "keys")
+    settings = {
+        "api": remote.url,
+        "issuer": work.emu.issuer,
+        "token_endpoint": f"{remote.url}/token",
+        "auth": work.admin.auth(),
+        "merchant_api": False,
+        "concurrency": 4,
+        "scopes": {"consumer_check": "off"},
+    }
+    (root / "selvsync.yaml").write_text(project_yaml({ENV: settings}))
+    command = [*selvsync_command(), "plan", "-C", str(root)]
+    samples, rss, counts, codes = [], [], [], []
+    run_child(command)  # warm the page cache and .pyc files; not counted
+    for _ in range(runs):
+        remote.reset_counts()
+        sample, peak, code = run_child(command)
+        samples.append(sample)
+        rss.append(peak)
+        codes.append(code)
+        counts.append(remote.counters())
+    return Stats(samples), rss, counts, codes

@@ -21,10 +21,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
-from benchmarks.plan_bench import plan_scenarios
+from benchmarks.baselines import DIGDIRATOR, SCRIPT, TF10, TF32
+from benchmarks.plan_bench import plan_scenarios, scale_scenario
 from benchmarks.rate_bench import rate_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
 from benchmarks.scopes_bench import scope_scenario
+from benchmarks.startup_bench import startup_scenario
 from benchmarks.workload import AdminKey, admin_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -32,7 +34,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 Scenario = Callable[[AdminKey, Config, Callable[[str], None]], list[Row]]
 SCENARIOS: dict[str, Scenario] = {
     "C0": lambda admin, config, progress: c0_parallel_latency(admin, progress),
+    "S1": startup_scenario,  # start-up: --version and validate against python -c pass
     "B1": plan_scenarios,  # also yields B2 and B5 (they reuse the N=5000 workload)
+    "B5S": scale_scenario,  # B5 at N=5000 and N=20000: nothing quadratic
     "B3": apply_scenarios,
     "B4": rate_limit_scenario,
     "B6": token_scenario,
@@ -53,7 +57,7 @@ def _fmt_ratio(row: Row, name: str) -> str:
     if base is None or ratio is None:
         return "-"
     mark = "~" if base.extrapolated else ""
-    return f"{mark}{_fmt_s(base.wall)} ({ratio:.0f}×)"
+    return f"{mark}{_fmt_s(base.wall)} ({ratio:.1f}×)"
 
 
 def table(rows: Sequence[Row]) -> str:
@@ -64,8 +68,10 @@ def table(rows: Sequence[Row]) -> str:
         "wall",
         "CPU",
         "peak",
-        "per-resource",
-        "per-object",
+        "TF p10",
+        "TF p32",
+        "digdirator",
+        "1 listing",
         "met",
     )
     lines = [head]
@@ -80,8 +86,10 @@ def table(rows: Sequence[Row]) -> str:
                 _fmt_s(wall),
                 _fmt_s(stats.cpu if stats else None),
                 f"{row.peak_mib:.1f} MiB" if row.peak_mib is not None else "-",
-                _fmt_ratio(row, "per-resource refresh"),
-                _fmt_ratio(row, "per-object reconcile"),
+                _fmt_ratio(row, TF10),
+                _fmt_ratio(row, TF32),
+                _fmt_ratio(row, DIGDIRATOR),
+                _fmt_ratio(row, SCRIPT),
                 {True: "yes", False: "NO", None: "-"}[row.met],
             )
         )
@@ -95,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs and latencies (< 60 s)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: C0,B1,B3,B4,B6,B7 (B1 also runs B2 and B5)"
+        "--only",
+        default="",
+        help="comma-separated: " + ",".join(SCENARIOS) + " (B1 also runs B2 and B5)",
     )
     parser.add_argument(
         "--profile",

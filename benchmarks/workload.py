@@ -34,6 +34,7 @@ from selvsync.config import load_project
 from selvsync.emulator import Emulator
 from selvsync.marker import Marker, compose
 from selvsync.model import EnvironmentSettings, Project
+from selvsync.plan import keys as keyplan
 from selvsync.yaml import dump
 
 ORGNO = "991825827"
@@ -163,10 +164,13 @@ def client_key(i: int) -> str:
     return f"c{i:05d}"
 
 
-def seed_body(key: str, declared: Mapping[str, Any], owner: str = OWNER) -> dict[str, Any]:
-    """What selvsync would have sent to create ``key``: its fields plus our marker."""
+def seed_body(
+    key: str, declared: Mapping[str, Any], owner: str = OWNER, keys: str | None = None
+) -> dict[str, Any]:
+    """What selvsync would have sent to create ``key``: its fields plus our marker (with
+    ``keys``, the j= mark apply writes after registering the key set)."""
     body = {k: v for k, v in declared.items() if k != "keys"}
-    body["description"] = compose(body.get("description"), Marker(owner, key))
+    body["description"] = compose(body.get("description"), Marker(owner, key, keys=keys))
     return body
 
 
@@ -291,6 +295,9 @@ class Workload:
                         f"{PREFIX}/clients/{ids[key]}/jwks", json={"keys": self.jwks[key]}
                     )
                     keys.raise_for_status()
+                    # As apply leaves it: the registered set recorded in the marker (j=).
+                    body = seed_body(key, declared, keys=keyplan.mark(keys.json()["keys"]))
+                    http.put(f"{PREFIX}/clients/{ids[key]}", json=body).raise_for_status()
         return ids
 
     def live(self, *, inactive: bool = True) -> list[dict[str, Any]]:

@@ -37,3 +37,17 @@ def paused_gc() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
+
+
+def command_policy() -> None:
+    """The collector's policy for one CLI command (a short-lived process).
+
+    Everything imported so far lives until exit: ``gc.freeze()`` moves it out of the
+    collector's sight, so no later collection walks it again. The first generation is
+    collected every 10 000 allocations instead of 700: a command allocates in bursts of
+    acyclic data (responses, loaded values), and the scoped pauses above cover the largest.
+    Cycles are still collected, so a long-running command (the emulator) stays bounded.
+    """
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(10_000, second, third)

@@ -112,6 +112,10 @@ def _install_sigterm() -> Callable[[], None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # a process of its own (not a test calling main): see selvsync.gcpause
+        from selvsync.gcpause import command_policy
+
+        command_policy()
     restore = _install_sigterm()
     try:
         return _main(args)

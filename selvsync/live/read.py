@@ -57,7 +57,7 @@ def read_live(
     vouched = (
         frozenset()
         if refresh
-        else _vouched(clients, state, owner, wanted, time.time() if now is None else now)
+        else vouched_ids(clients, state, owner, wanted, time.time() if now is None else now)
     )
     wanted = [cid for cid in wanted if cid not in vouched]
     snapshot = LiveSnapshot(clients, read_jwks(client, wanted, concurrency), vouched=vouched)
@@ -118,7 +118,7 @@ def _ids_needing_keys(
     return _ids_of_declared(clients, state, owner, lambda c: bool(c.key_files))
 
 
-def _vouched(
+def vouched_ids(
     clients: Iterable[dict[str, Any]],
     state: DesiredState,
     owner: str,

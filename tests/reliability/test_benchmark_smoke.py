@@ -8,10 +8,11 @@ import dataclasses
 import json
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
-from benchmarks.plan_bench import plan_scenarios
+from benchmarks.plan_bench import plan_scenarios, scale_scenario
 from benchmarks.rate_bench import rate_scenarios
 from benchmarks.run import table
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
+from benchmarks.startup_bench import startup_scenario
 from benchmarks.workload import AdminKey
 
 TINY = Config(
@@ -30,9 +31,11 @@ TINY = Config(
     b7_creates=3,
     b7_rates=(0, 50),
     memory_max_n=3,
+    scale_n=(3, 12),
+    startup_runs=1,
     profile=False,
 )
-PLAN = {"POST /token": 1, "GET /clients": 1, "GET /clients/{id}/jwks": 2}
+PLAN = {"POST /token": 1, "GET /clients": 1}  # the markers vouch for both key sets
 
 
 def _by_id(rows: list[Row]) -> dict[str, list[Row]]:
@@ -45,22 +48,25 @@ def _by_id(rows: list[Row]) -> dict[str, list[Row]]:
 def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKey) -> None:
     rows: list[Row] = []
     scenarios = (plan_scenarios, apply_scenarios, rate_limit_scenario, token_scenario,
-                 rate_scenarios)
+                 rate_scenarios, scale_scenario, startup_scenario)
     for scenario in scenarios:
         rows += scenario(admin, TINY, lambda _: None)
     rows += c0_parallel_latency(admin, lambda _: None)
     found = _by_id(rows)
 
-    # B1: one token, one listing, and the key sets of the two clients that declare keys.
+    # B1: one token and one listing: the markers vouch for the two declared key sets.
     (b1,) = found["B1"]
-    assert b1.requests == PLAN and b1.minimum == 4 and b1.extra["plan_empty"]
-    refresh, reconcile = b1.baselines
-    assert refresh.requests == {"POST /token": 1, "GET /clients/{id}": 3}
-    assert reconcile.requests == {"POST /token": 1, "GET /clients": 3}
-    assert not refresh.extrapolated and not reconcile.extrapolated
+    assert b1.requests == PLAN and b1.minimum == 2 and b1.extra["plan_empty"]
+    tf10, tf32, digdirator, script = b1.baselines
+    assert tf10.requests == tf32.requests == {"POST /token": 1, "GET /clients/{id}": 3}
+    # digdirator: a token and a listing per reconcile, one reconcile at a time.
+    assert digdirator.requests == {"POST /token": 3, "GET /clients": 3}
+    assert not digdirator.extrapolated and not tf10.extrapolated
+    assert script.requests == {"POST /token": 1, "GET /clients": 1}
     assert b1.peak_mib is not None
     (b2,) = found["B2"]
-    assert b2.requests == PLAN
+    assert b2.requests == PLAN and b2.extra["exit_codes"] == [0, 0, 0]
+    assert b2.peak_mib is not None and b2.peak_mib > 0  # the child's own peak RSS
     (b5,) = found["B5"]
     assert b5.requests == {}  # offline: no request at all
 
@@ -69,7 +75,6 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
         assert row.requests == {
             **PLAN,
             "GET /clients": 2,
-            "GET /clients/{id}/jwks": 4,
             "PUT /clients/{id}": k,
         }
         assert row.minimum == row.total_requests and row.extra["converged"]
@@ -90,6 +95,13 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
         assert row.requests == {"POST /token": 1, "GET /clients": 2, "POST /clients": 3}
         assert row.extra["failed"] == 0 and row.extra["duplicates"] == 0
         assert row.extra["responses_429"] == 0
+
+    (scale,) = [r for r in found["B5"] if r.case.startswith("scaling")]
+    assert scale.extra["cpu_small_s"] > 0
+    assert {r.case for r in found["S1"]} == {
+        "selvsync --version", "selvsync validate -C examples/quickstart"
+    }
+    assert all(r.extra["exit_codes"] == [0] for r in found["S1"])
 
     (c0,) = found["C0"]
     assert c0.requests == {"GET /clients/{id}": 20}
