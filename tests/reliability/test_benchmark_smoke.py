@@ -67,7 +67,7 @@ def test_every_scenario_runs_at_tiny_n_with_the_expected_requests(admin: AdminKe
     (b2,) = found["B2"]
     assert b2.requests == PLAN and b2.extra["exit_codes"] == [0, 0, 0]
     assert b2.peak_mib is not None and b2.peak_mib > 0  # the child's own peak RSS
-    (b5,) = found["B5"]
+    b5 = found["B5"][0]
     assert b5.requests == {}  # offline: no request at all
 
     # B3: one token for plan, apply and the re-check; k PUTs and nothing else written.
