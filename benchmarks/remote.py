@@ -10,7 +10,6 @@ latency fault; requests are counted by the child and read back from its control 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -112,18 +111,35 @@ def selvsync_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "selvsync"]
 
 
+# Spawns the command from a small process and reports its rusage. Linux carries the memory
+# high-water mark of the process that forked a child into the child's ru_maxrss, so a child
+# forked from the benchmark (hundreds of MiB) would report at least that; forked from this
+# launcher (a bare interpreter) it reports its own peak, floored at about 10 MiB.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "maxrss_kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def run_child(command: list[str], cwd: Path | None = None) -> tuple[Sample, float, int]:
     """Run ``command`` to its end: (wall from spawn to exit with the child's own CPU, its
-    peak RSS in MiB, exit code). ``os.wait4`` gives this child's rusage alone."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    peak RSS in MiB, exit code), measured by a small launcher process (see _LAUNCHER)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    return Sample(wall, cpu, cpu), usage.ru_maxrss / 1024, child.returncode
+    result = json.loads(done.stdout)
+    cpu = float(result["cpu"])
+    sample = Sample(float(result["wall"]), cpu, cpu)
+    return sample, float(result["maxrss_kib"]) / 1024, int(result["code"])
 
 
 def plan_process(
