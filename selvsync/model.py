@@ -23,6 +23,7 @@ SELVSYNC_CLIENT_SETTINGS = frozenset(
         "ignore",
         "renamed_from",
         "create",
+        "onbehalfof",
     }
 )
 
@@ -147,6 +148,29 @@ class Merchant:
         return not self.notification_emails and not self.invoice
 
 
+@dataclass(frozen=True)
+class OnBehalfOf:
+    """One onbehalfof entry of an ID-porten login client: a customer shown at login with its
+    own name and logo (docs/organisations.md). ``id`` is what the login request carries."""
+
+    id: str
+    orgno: str
+    name: str
+    url: str | None = None
+    logo_uri: str | None = None
+    description: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The declared entry in selvsync's own spelling (``name``, ``url``); optional fields
+        left out when not declared."""
+        out: dict[str, Any] = {"onbehalfof": self.id, "orgno": self.orgno, "name": self.name}
+        for key in ("url", "logo_uri", "description"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
 @dataclass
 class DesiredClient:
     """One client as the YAML declares it for one environment, fully resolved."""
@@ -166,6 +190,9 @@ class DesiredClient:
     ignore: tuple[str, ...] = ()
     renamed_from: str | None = None  # the key this client had before (a rename, not a replace)
     create_new: bool = False  # `create: new`: create even when an unmarked look-alike exists
+    # Declared onbehalfof entries by id; None: the client does not declare `onbehalfof:`,
+    # so its live entries are neither read nor touched.
+    onbehalfof: dict[str, OnBehalfOf] | None = None
     origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
 
     def locate(self, path: PathKey = ()) -> Position | None:
@@ -193,6 +220,8 @@ class DesiredClient:
             out["renamed_from"] = self.renamed_from
         if self.create_new:
             out["create"] = "new"
+        if self.onbehalfof is not None:
+            out["onbehalfof"] = [e.as_dict() for _, e in sorted(self.onbehalfof.items())]
         return out
 
 
