@@ -49,6 +49,10 @@ class AuthSpec:
 READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
 WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
 WRITE_SCOPES_ALLOWED: frozenset[str] = frozenset({*WRITE_SCOPES, "idporten:dcr.modify"})
+# Asked for in addition, by every command, only by a supplier credential: a project with
+# `supplier: true` reaching customers through its own credential (Project.supplier_environments).
+# Derived from `organisations:`, never from a YAML scope list (which may only narrow).
+SUPPLIER_SCOPE = "idporten:dcr.supplier"
 
 
 # The ``auth.method`` values. A new method: one row here, its builder in api/auth/__init__.py's
@@ -273,6 +277,10 @@ class Project:
     environments: dict[str, EnvironmentSettings]
     states: dict[str, DesiredState] = field(default_factory=dict)
     previous_owners: tuple[str, ...] = ()
+    # Environments where this project's credential is a supplier credential: it acts for
+    # other organisations (selvsync.config.organisations), so its tokens carry
+    # SUPPLIER_SCOPE too.
+    supplier_environments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -307,4 +315,16 @@ class Workspace:
 
     def top_project(self) -> Project:
         """The project's own organisation with the shared connection (the supplier's)."""
-        return Project(self.root, self.orgno, self.owner, self.environments)
+        return Project(self.root, self.orgno, self.owner, self.environments,
+                       supplier_environments=self.supplier_environments())
+
+    def supplier_environments(self) -> frozenset[str]:
+        """Where the project's credential acts for other organisations as their supplier:
+        `supplier: true`, and an organisation with another orgno reached through it there."""
+        if not self.supplier:
+            return frozenset()
+        return frozenset(
+            env for env in self.environments
+            if any(env not in o.own_connection and o.orgno != self.orgno
+                   for o in self.organisations.values())
+        )
