@@ -21,6 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
+from benchmarks.organisations_bench import organisations_scenario
 from benchmarks.plan_bench import plan_scenarios
 from benchmarks.rate_bench import rate_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, Scenario] = {
     "B6": token_scenario,
     "B7": rate_scenarios,
     "B8": scope_scenario,  # scopes x consumers: apply from nothing, then plan
+    "B9": organisations_scenario,  # one supplier credential vs one project per organisation
 }
 
 
@@ -95,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs and latencies (< 60 s)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: C0,B1,B3,B4,B6,B7 (B1 also runs B2 and B5)"
+        "--only", default="", help="comma-separated: C0,B1,B3,B4,B6,B7,B8,B9 (B1 runs B2, B5)"
     )
     parser.add_argument(
         "--profile",
