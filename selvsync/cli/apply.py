@@ -31,6 +31,7 @@ from selvsync.plan.changes import Plan
 from selvsync.plan.document import changes_digest
 from selvsync.plan.results import ApplyReport
 from selvsync.plan.review import compare_with_digest, compare_with_reviewed
+from selvsync.plan.safety import Overrides
 from selvsync.render.apply_report import report_table, twin_notes
 
 
@@ -86,65 +87,33 @@ def apply(
     continue_on_error: bool,
 ) -> int:
     """Create, update and deactivate clients so that live state matches the YAML."""
-    from selvsync import render
-
     if planfile_path is not None and (reviewed_path is not None or expect_digest):
         raise click.UsageError("PLANFILE cannot be combined with --reviewed or --expect-digest")
-    if workspace_mode(directory, orgs):
-        from selvsync.cli import organisations
-
-        if reviewed_path is not None or expect_digest:
-            raise click.UsageError(
-                "--reviewed and --expect-digest are not supported yet for projects with "
-                "organisations; see docs/organisations.md"
-            )
-        return organisations.apply(
-            directory,
-            envs,
-            orgs,
-            planfile=planfile_path,
-            auto_approve=auto_approve,
-            overrides=overrides_from(
-                force=force,
-                allow_empty_listing=allow_empty_listing,
-                allow_over_limit=allow_over_limit,
-                allow_deactivate=allow_deactivate,
-            ),
-            renew_keys=renew_keys,
-            continue_on_error=continue_on_error,
-        )
-    reviewed = planfile.read(reviewed_path) if reviewed_path is not None else None
     overrides = overrides_from(
         force=force,
         allow_empty_listing=allow_empty_listing,
         allow_over_limit=allow_over_limit,
         allow_deactivate=allow_deactivate,
     )
+    if workspace_mode(directory, orgs):
+        return _apply_organisations(
+            directory, envs, orgs, planfile_path, reviewed_path, expect_digest,
+            auto_approve, overrides, renew_keys, continue_on_error,
+        )  # fmt: skip
+    reviewed = planfile.read(reviewed_path) if reviewed_path is not None else None
     with connecting.writer(directory, envs, prefetch=planfile_path is None) as session:
+        # 1. The plan: from a plan file (re-derived) or afresh; the overrides lifted.
         if planfile_path is not None:
             result = load_fresh_plan(session, planfile_path, time.time())
         else:
             result = plan_project(session, options=plan_options(renew_keys))
         use_overrides(result, overrides)
-        # Refusals first: blockers (e.g. two clients with one marker) refuse even a plan
-        # without changes, exactly as `plan` does.
-        if explain_refusals(result):
-            click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
-            raise UnsafePlanError(
-                "the plan is unsafe; nothing was applied (fix the YAML, or pass the "
-                "override named with each refusal)"
-            )
-        click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
-        check_reviewed(result, reviewed, expect_digest)
-        if result.empty:
-            return ExitCode.OK
+        # 2. Refusals, the reviewed digest and the confirmation: nothing written yet.
+        proceed = _ready(result, reviewed, expect_digest, auto_approve)
+        if proceed is not None:
+            return proceed
         manual = len(result.changes) - len(result.automatic)
-        if not result.automatic:
-            click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
-            return ExitCode.OK
-        if not auto_approve and not _confirm(len(result.automatic)):
-            click.echo("Apply cancelled; nothing changed.", err=True)
-            return ExitCode.REFUSED
+        # 3. The writes, with progress.
         watcher = ApplyProgress(
             result.changes, progress, verbose=verbosity(), terminal=sys.stderr.isatty()
         )
@@ -159,16 +128,75 @@ def apply(
                 err=True,
             )
             return ExitCode.INTERRUPTED
+        # 4. The check after apply (waiting for the listing to show the writes).
         after = check_after_apply(session, progress=progress)
         for note in twin_notes(after):
             progress(note)
-        leftover = after.plan
-    code = _conclude(report, leftover, manual)
+    code = _conclude(report, after.plan, manual)
     for late in after.unsettled:
         click.echo(late.message(), err=True)
     if after.unsettled and code == ExitCode.OK:
         return ExitCode.PARTIAL
     return code
+
+
+def _ready(
+    result: Plan, reviewed: Plan | None, expect_digest: tuple[str, ...], auto_approve: bool
+) -> int | None:
+    """None when the plan may be applied; otherwise the exit code to stop with (or raise)."""
+    from selvsync import render
+
+    # Blockers (e.g. two clients with one marker) refuse even a plan without changes,
+    # exactly as `plan` does.
+    if explain_refusals(result):
+        click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
+        raise UnsafePlanError(
+            "the plan is unsafe; nothing was applied (fix the YAML, or pass the "
+            "override named with each refusal)"
+        )
+    click.echo(render.render_text(result, color=color(sys.stdout)), nl=False)
+    check_reviewed(result, reviewed, expect_digest)
+    if result.empty:
+        return ExitCode.OK
+    manual = len(result.changes) - len(result.automatic)
+    if not result.automatic:
+        click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
+        return ExitCode.OK
+    if not auto_approve and not _confirm(len(result.automatic)):
+        click.echo("Apply cancelled; nothing changed.", err=True)
+        return ExitCode.REFUSED
+    return None
+
+
+def _apply_organisations(
+    directory: Path,
+    envs: tuple[str, ...],
+    orgs: tuple[str, ...],
+    planfile_path: Path | None,
+    reviewed_path: Path | None,
+    expect_digest: tuple[str, ...],
+    auto_approve: bool,
+    overrides: Overrides,
+    renew_keys: bool,
+    continue_on_error: bool,
+) -> int:
+    from selvsync.cli import organisations
+
+    if reviewed_path is not None or expect_digest:
+        raise click.UsageError(
+            "--reviewed and --expect-digest are not supported yet for projects with "
+            "organisations; see docs/organisations.md"
+        )
+    return organisations.apply(
+        directory,
+        envs,
+        orgs,
+        planfile=planfile_path,
+        auto_approve=auto_approve,
+        overrides=overrides,
+        renew_keys=renew_keys,
+        continue_on_error=continue_on_error,
+    )
 
 
 def check_reviewed(result: Plan, reviewed: Plan | None, expected: tuple[str, ...]) -> None:
