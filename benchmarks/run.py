@@ -22,6 +22,7 @@ if __package__ in (None, ""):
 
 from benchmarks.apply_bench import apply_scenarios, rate_limit_scenario, token_scenario
 from benchmarks.baselines import DIGDIRATOR, SCRIPT, TF10, TF32
+from benchmarks.organisations_bench import organisations_scenario
 from benchmarks.plan_bench import plan_scenarios, scale_scenario
 from benchmarks.rate_bench import rate_scenarios
 from benchmarks.scenarios import Config, Row, c0_parallel_latency
@@ -42,6 +43,7 @@ SCENARIOS: dict[str, Scenario] = {
     "B6": token_scenario,
     "B7": rate_scenarios,
     "B8": scope_scenario,  # scopes x consumers: apply from nothing, then plan
+    "B9": organisations_scenario,  # one supplier credential vs one project per organisation
 }
 
 

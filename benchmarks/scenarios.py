@@ -53,6 +53,8 @@ class Config:
     startup_runs: int = 15  # S1: interleaved runs of each command
     scopes: tuple[int, int] = (500, 50)  # B8: scopes x consumers per scope
     scope_latency_ms: int = 20  # B8: one round trip for the plan at latency
+    organisations: tuple[int, int] = (200, 10)  # B9: organisations x clients each
+    organisations_latency_ms: int = 20  # B9: one round trip for the plans at latency
     # Profile a missed target (cProfile) and put the top entries in the results.
     profile: bool = True
 

@@ -23,6 +23,7 @@ SELVSYNC_CLIENT_SETTINGS = frozenset(
         "ignore",
         "renamed_from",
         "create",
+        "onbehalfof",
     }
 )
 
@@ -48,6 +49,10 @@ class AuthSpec:
 READ_SCOPES: tuple[str, ...] = ("idporten:dcr.read",)
 WRITE_SCOPES: tuple[str, ...] = ("idporten:dcr.read", "idporten:dcr.write")
 WRITE_SCOPES_ALLOWED: frozenset[str] = frozenset({*WRITE_SCOPES, "idporten:dcr.modify"})
+# Asked for in addition, by every command, only by a supplier credential: a project with
+# `supplier: true` reaching customers through its own credential (Project.supplier_environments).
+# Derived from `organisations:`, never from a YAML scope list (which may only narrow).
+SUPPLIER_SCOPE = "idporten:dcr.supplier"
 
 
 # The ``auth.method`` values. A new method: one row here, its builder in api/auth/__init__.py's
@@ -147,6 +152,29 @@ class Merchant:
         return not self.notification_emails and not self.invoice
 
 
+@dataclass(frozen=True)
+class OnBehalfOf:
+    """One onbehalfof entry of an ID-porten login client: a customer shown at login with its
+    own name and logo (docs/organisations.md). ``id`` is what the login request carries."""
+
+    id: str
+    orgno: str
+    name: str
+    url: str | None = None
+    logo_uri: str | None = None
+    description: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The declared entry in selvsync's own spelling (``name``, ``url``); optional fields
+        left out when not declared."""
+        out: dict[str, Any] = {"onbehalfof": self.id, "orgno": self.orgno, "name": self.name}
+        for key in ("url", "logo_uri", "description"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
 @dataclass
 class DesiredClient:
     """One client as the YAML declares it for one environment, fully resolved."""
@@ -166,6 +194,9 @@ class DesiredClient:
     ignore: tuple[str, ...] = ()
     renamed_from: str | None = None  # the key this client had before (a rename, not a replace)
     create_new: bool = False  # `create: new`: create even when an unmarked look-alike exists
+    # Declared onbehalfof entries by id; None: the client does not declare `onbehalfof:`,
+    # so its live entries are neither read nor touched.
+    onbehalfof: dict[str, OnBehalfOf] | None = None
     origins: Origins = field(default_factory=lambda: FileOrigins("", None), repr=False)
 
     def locate(self, path: PathKey = ()) -> Position | None:
@@ -193,6 +224,8 @@ class DesiredClient:
             out["renamed_from"] = self.renamed_from
         if self.create_new:
             out["create"] = "new"
+        if self.onbehalfof is not None:
+            out["onbehalfof"] = [e.as_dict() for _, e in sorted(self.onbehalfof.items())]
         return out
 
 
@@ -244,6 +277,10 @@ class Project:
     environments: dict[str, EnvironmentSettings]
     states: dict[str, DesiredState] = field(default_factory=dict)
     previous_owners: tuple[str, ...] = ()
+    # Environments where this project's credential is a supplier credential: it acts for
+    # other organisations (selvsync.config.organisations), so its tokens carry
+    # SUPPLIER_SCOPE too.
+    supplier_environments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -278,4 +315,16 @@ class Workspace:
 
     def top_project(self) -> Project:
         """The project's own organisation with the shared connection (the supplier's)."""
-        return Project(self.root, self.orgno, self.owner, self.environments)
+        return Project(self.root, self.orgno, self.owner, self.environments,
+                       supplier_environments=self.supplier_environments())
+
+    def supplier_environments(self) -> frozenset[str]:
+        """Where the project's credential acts for other organisations as their supplier:
+        `supplier: true`, and an organisation with another orgno reached through it there."""
+        if not self.supplier:
+            return frozenset()
+        return frozenset(
+            env for env in self.environments
+            if any(env not in o.own_connection and o.orgno != self.orgno
+                   for o in self.organisations.values())
+        )

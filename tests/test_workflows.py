@@ -300,3 +300,23 @@ def test_action_installs_the_pinned_commit_with_hashed_dependencies() -> None:
     for line in lock.splitlines():
         if "==" in line:
             assert line.endswith("\\"), f"{line}: no hash"
+
+
+def test_organisations_workflow_keeps_one_credential_per_job() -> None:
+    """A matrix job per organisation with its own admin client, each in its own GitHub
+    environment; one job for every customer of the shared supplier credential."""
+    flow = yaml.safe_load((ROOT / "examples" / "github" / "apply-organisations.yml").read_text())
+    assert flow["permissions"] == {}
+    own, supplier = flow["jobs"]["own-connection"], flow["jobs"]["supplier"]
+    assert own["environment"] == "selvsync-org-${{ matrix.org }}"
+    assert own["strategy"]["fail-fast"] is False
+    assert "${{ matrix.org }}" in own["concurrency"]["group"]
+    assert supplier["environment"] == "selvsync-supplier" and "strategy" not in supplier
+    for job in (own, supplier):
+        assert job["permissions"] == {"contents": "read"}
+        assert job["concurrency"]["cancel-in-progress"] is False
+        applied = [s for s in job["steps"] if s.get("with", {}).get("command") == "apply"]
+        assert len(applied) == 1 and "--org" not in applied[0]["with"]["args"]  # built, checked
+        # Organisation names reach scripts only through env:, checked against the name rule.
+        scripts = "\n".join(s.get("run", "") for s in job["steps"])
+        assert "${{" not in scripts and "^[a-z0-9][a-z0-9_-]{0,39}$" in scripts

@@ -75,7 +75,7 @@ def default_factory(
             env.api,
             prefix=env.prefix,
             token_provider=provider,
-            scopes=scopes_for(auth, command),
+            scopes=scopes_for(auth, command, supplier=env.name in project.supplier_environments),
             concurrency=env.concurrency,
             ca_bundle=ca_bundle_from(env_vars),
             merchant_path=EMULATOR_MERCHANT_PATH if env.merchant_api else None,

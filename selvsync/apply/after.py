@@ -91,7 +91,9 @@ def check_after_apply(session: Session, progress: Progress = lambda _: None) -> 
                 found.twins.append((name, twins))
         if found.retired:
             merged = session.written.merge(name, live.clients)
-            live = LiveSnapshot(merged, live.jwks, live.merchant, vouched=live.vouched)
+            live = LiveSnapshot(
+                merged, live.jwks, live.merchant, live.onbehalfof, vouched=live.vouched
+            )
             plan = build_environment_plan(project.states[name], project.owner, live)
             found.plan = Plan(project.orgno, project.owner, [plan])
         return found

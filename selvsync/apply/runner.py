@@ -17,6 +17,7 @@ from typing import Any
 from selvsync.api.client import DigdirClient
 from selvsync.api.errors import AmbiguousWriteError, ApiError
 from selvsync.apply.key_marks import registered, with_keys_mark
+from selvsync.apply.onbehalfof import ONBEHALFOF_ACTIONS, OnBehalfOfWriter
 from selvsync.apply.scopes import SCOPE_ACTIONS, ScopeWriter
 from selvsync.apply.secret_marks import is_pending, with_pending
 from selvsync.apply.secret_sinks import SecretSink, SecretSinkError, sink_for
@@ -107,6 +108,7 @@ class _Runner:
         # Shared by every environment's runner: Ctrl-C stops the whole apply, not one phase.
         self.interrupt = interrupt or threading.Event()
         self.scopes = ScopeWriter(self.client)  # scope changes (selvsync.apply.scopes)
+        self.onbehalfof = OnBehalfOfWriter(self.client)  # entries (selvsync.apply.onbehalfof)
 
     def run(self, changes: list[Change]) -> list[Outcome]:
         outcomes = {id(c): Outcome(c) for c in changes}
@@ -154,6 +156,8 @@ class _Runner:
             outcome.message = waiting
             return
         label = f"{self.env}: {change.action} {change.key}"
+        if change.entry is not None:
+            label += f" onbehalfof {change.entry}"
         self.progress(f"{label} ...")
         try:
             outcome.client_id = self._do(change)
@@ -204,6 +208,9 @@ class _Runner:
         if action in SCOPE_ACTIONS:
             self.scopes.do(self.env, change)
             return None
+        if action in ONBEHALFOF_ACTIONS:
+            target = self.created.get(change.key) or change.client_id
+            return self.onbehalfof.do(self.env, change, target)
         if action == Action.CREATE:
             return self._create(change)
         if action in (Action.UPDATE, Action.ADOPT, Action.RENAME):

@@ -26,6 +26,7 @@ from selvsync import rules
 from selvsync.config import keyfiles, schema, sharing
 from selvsync.config import scopes as scopeconf
 from selvsync.config.environment import parse_environment
+from selvsync.config.onbehalfof import parse_onbehalfof
 from selvsync.config.resolve import Substituter, merge_with_origins
 from selvsync.config.secretsinks import check_secret_sinks
 from selvsync.errors import ConfigError, Diagnostic, Position
@@ -36,6 +37,7 @@ from selvsync.model import (
     DesiredState,
     EnvironmentSettings,
     Merchant,
+    Organisation,
     Project,
 )
 from selvsync.yaml import Document, PathKey, dotted, load_file
@@ -105,6 +107,10 @@ class _ProjectLoader:
         # and the shared definitions every client set gets unless it declares the key itself.
         self.states_dir: Path = root / ENVIRONMENTS_DIR
         self.templates: tuple[str, ...] = ()
+        # Every organisation of selvsync.yaml (None in a single-organisation project), for
+        # `onbehalfof: {from_organisations: true}` (selvsync.config.onbehalfof).
+        self.organisations: tuple[Organisation, ...] | None = None
+        self.orgno = ""  # the project's orgno, set by states()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -178,6 +184,7 @@ class _ProjectLoader:
         """shared.yaml and the environment files, into ``project.states``; then raise
         ConfigError with every problem found, selvsync.yaml's included."""
         environments = project.environments
+        self.orgno = project.orgno
         shared = self._shared()
         selected = [n for n in environments if not only or n in only]
         # Environments sharing a selected one's live organisation are read too: their keys
@@ -452,6 +459,15 @@ class _ProjectLoader:
             origins=origins,
         )
         client.merchant = self._client_merchant(body.get("merchant"), env_merchant, locate, field)
+        client.onbehalfof = parse_onbehalfof(
+            body.get("onbehalfof"),
+            fields.get("integration_type"),
+            orgno=self.orgno,
+            organisations=self.organisations,
+            locate=locate,
+            field=field,
+            errors=self.errors,
+        )
         self._client_keys(client, body.get("keys"), locate, field)
         return client
 

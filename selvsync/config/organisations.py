@@ -103,7 +103,8 @@ def load_workspace(
         org = organisations[name]
         try:
             workspace.projects[name] = _load_organisation(
-                root, org, project, doc, env_names, data, missing_states_ok
+                root, org, project, doc, env_names, data, missing_states_ok,
+                tuple(organisations.values()),
             )
         except ConfigError as exc:
             workspace.errors[name] = exc
@@ -192,6 +193,7 @@ def _load_organisation(
     env_names: list[str],
     data: dict[str, Any],
     missing_states_ok: bool,
+    organisations: tuple[Organisation, ...] = (),
 ) -> Project:
     """One organisation's Project, through the single-organisation loader."""
     errors: list[Diagnostic] = []
@@ -215,6 +217,7 @@ def _load_organisation(
         root, missing_states_ok=missing_states_ok or org.retired or bool(org.templates)
     )
     loader.errors.extend(errors)
+    loader.organisations = organisations
     loader.states_dir = root / ORGANISATIONS_DIR / org.name
     if org.retired:
         loader.states_dir = root / ORGANISATIONS_DIR / org.name / ".retired"

@@ -9,6 +9,7 @@ from typing import Any
 
 from selvsync.api.client import DigdirClient
 from selvsync.errors import StalePlanError
+from selvsync.live import onbehalfof as liveobo
 from selvsync.live import planfile
 from selvsync.live import scopes as livescopes
 from selvsync.live.read import read_jwks, read_live
@@ -37,6 +38,7 @@ def plan_environment(
     now = options.now if options is not None and options.now else None
     live = read_live(client, state, owner, session.written, listed, refresh=refresh, now=now)
     _read_lookalike_keys(client, state, owner, live)
+    liveobo.read_entries(client, state, owner, live)
     plan = build_environment_plan(state, owner, live, options)
     livescopes.plan_scopes(client, state, plan)  # API providers' scopes; clients' access
     return plan, live
@@ -112,6 +114,7 @@ def load_fresh_plan(session: Session, path: Path, now: float, *, refresh: bool =
         present = {str(c.get("client_id")) for c in live.clients}
         missing = [c for c in freshness.jwks_ids(env) if c in present and c not in live.jwks]
         live.jwks.update(read_jwks(client, missing, state.environment.concurrency))
+        liveobo.read_entries(client, state, project.owner, live, freshness.onbehalfof_ids(env))
         snapshots[env.name] = live
         plan = build_environment_plan(state, project.owner, live, options)
         scopes = livescopes.plan_scopes(client, state, plan)

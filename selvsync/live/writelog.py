@@ -97,7 +97,12 @@ def _newer(listed: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
         return {**listed, "active": False}
     if _stamp(listed) > _stamp(mine):
         return listed  # written again since, by someone else: theirs is the live state
-    return mine
+    # onbehalfof entries are written on their own paths and never move the client's
+    # last_updated: the listing's are newer than any a client write answered with.
+    out = {k: v for k, v in mine.items() if k != "onbehalfof"}
+    if "onbehalfof" in listed:
+        out["onbehalfof"] = listed["onbehalfof"]
+    return out
 
 
 def _stamp(client: dict[str, Any]) -> float:

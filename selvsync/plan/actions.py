@@ -30,6 +30,10 @@ class Action(StrEnum):
     SCOPE_DEACTIVATE = "scope-deactivate"
     GRANT = "grant"
     REVOKE = "revoke"
+    # onbehalfof entries of a login client (plan/onbehalfof.py): one change per entry.
+    ONBEHALFOF_CREATE = "onbehalfof-create"
+    ONBEHALFOF_UPDATE = "onbehalfof-update"
+    ONBEHALFOF_DELETE = "onbehalfof-delete"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,19 @@ class ActionSpec:
     # Acts on a Maskinporten scope or its access list (selvsync.plan.scopes), not a client:
     # summary columns for it appear only when a plan has such changes.
     scope: bool = False
+    # Acts on one onbehalfof entry of a client (selvsync.plan.onbehalfof): counted against
+    # the entries' own limits, not the clients'; summary columns only when present.
+    onbehalfof: bool = False
+
+    @property
+    def optional_column(self) -> bool:
+        """Not a client action: shown in summary tables only when a plan has one."""
+        return self.scope or self.onbehalfof
+
+    @property
+    def client_action(self) -> bool:
+        """Acts on a client itself (what the client safety limits count)."""
+        return not (self.scope or self.onbehalfof)
 
 
 ACTIONS: dict[Action, ActionSpec] = {
@@ -67,37 +84,37 @@ ACTIONS: dict[Action, ActionSpec] = {
         destructive=True, always_counted=True,
     ),
     Action.REPLACE: ActionSpec(
-        "-/+", "to replace", "Replace", "red", apply_phase=5, render_rank=3, phrase_rank=2,
+        "-/+", "to replace", "Replace", "red", apply_phase=5, render_rank=4, phrase_rank=2,
         destructive=True, always_counted=True, new_client=True,
     ),
     Action.CREATE: ActionSpec(
-        "+", "to create", "Create", "green", apply_phase=2, render_rank=4, phrase_rank=0,
+        "+", "to create", "Create", "green", apply_phase=2, render_rank=5, phrase_rank=0,
         always_counted=True, new_client=True,
     ),
     Action.ADOPT: ActionSpec(
-        "<=", "to adopt", "Adopt", "cyan", apply_phase=3, render_rank=7, phrase_rank=4,
+        "<=", "to adopt", "Adopt", "cyan", apply_phase=3, render_rank=9, phrase_rank=4,
     ),
     # Terraform's `moved`: the live client changes key (its marker is rewritten in one
     # update); nothing is created or deactivated.
     Action.RENAME: ActionSpec(
-        "=>", "to rename", "Rename", "cyan", apply_phase=3, render_rank=8, phrase_rank=5,
+        "=>", "to rename", "Rename", "cyan", apply_phase=3, render_rank=10, phrase_rank=5,
     ),
     Action.UPDATE: ActionSpec(
-        "~", "to update", "Update", "yellow", apply_phase=3, render_rank=9, phrase_rank=1,
+        "~", "to update", "Update", "yellow", apply_phase=3, render_rank=11, phrase_rank=1,
         always_counted=True,
     ),
     Action.UPDATE_KEYS: ActionSpec(
-        "~", "to update keys", "Update keys", "yellow", apply_phase=4, render_rank=12,
+        "~", "to update keys", "Update keys", "yellow", apply_phase=4, render_rank=15,
         phrase_rank=6,
     ),
     Action.ROTATE_SECRET: ActionSpec(
-        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=4, render_rank=13,
+        "~", "to rotate secrets", "Rotate secret", "yellow", apply_phase=4, render_rank=16,
         phrase_rank=7,
     ),
     # Merchant changes may need a person in the portal: a colour of their own. Applied after
     # creates and replacements, so the data lands on the new client.
     Action.MERCHANT: ActionSpec(
-        "!", "to update merchant data", "Merchant", "magenta", apply_phase=6, render_rank=14,
+        "!", "to update merchant data", "Merchant", "magenta", apply_phase=6, render_rank=17,
         phrase_rank=8,
     ),
     # Scopes first (a client may declare a scope created in the same apply); revocations
@@ -113,24 +130,42 @@ ACTIONS: dict[Action, ActionSpec] = {
         scope=True,
     ),
     Action.SCOPE_CREATE: ActionSpec(
-        "+", "to create scopes", "Create scope", "green", apply_phase=1, render_rank=5,
+        "+", "to create scopes", "Create scope", "green", apply_phase=1, render_rank=6,
         phrase_rank=10,
         scope=True,
     ),
     Action.SCOPE_REACTIVATE: ActionSpec(
         "+", "to reactivate scopes", "Reactivate scope", "green", apply_phase=1,
-        render_rank=6, phrase_rank=11,
+        render_rank=7, phrase_rank=11,
         scope=True,
     ),
     Action.SCOPE_UPDATE: ActionSpec(
-        "~", "to update scopes", "Update scope", "yellow", apply_phase=1, render_rank=10,
+        "~", "to update scopes", "Update scope", "yellow", apply_phase=1, render_rank=12,
         phrase_rank=12,
         scope=True,
     ),
     Action.GRANT: ActionSpec(
-        "+", "to grant access", "Grant", "green", apply_phase=2, render_rank=11,
+        "+", "to grant access", "Grant", "green", apply_phase=2, render_rank=13,
         phrase_rank=13,
         scope=True,
+    ),
+    # onbehalfof entries: after the client exists (creates, replacements), with the merchant
+    # data; deletions with the deactivations, last. A deletion is destructive (a customer's
+    # login through the client stops working) and counts against the entry limits.
+    Action.ONBEHALFOF_DELETE: ActionSpec(
+        "-", "to delete onbehalfof entries", "Delete onbehalfof", "red", apply_phase=7,
+        render_rank=3, phrase_rank=17, destructive=True,
+        onbehalfof=True,
+    ),
+    Action.ONBEHALFOF_CREATE: ActionSpec(
+        "+", "to create onbehalfof entries", "Create onbehalfof", "green", apply_phase=6,
+        render_rank=8, phrase_rank=15,
+        onbehalfof=True,
+    ),
+    Action.ONBEHALFOF_UPDATE: ActionSpec(
+        "~", "to update onbehalfof entries", "Update onbehalfof", "yellow", apply_phase=6,
+        render_rank=14, phrase_rank=16,
+        onbehalfof=True,
     ),
 }
 

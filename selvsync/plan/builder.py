@@ -20,6 +20,7 @@ from selvsync.model import DesiredClient, DesiredState
 from selvsync.plan import diff, lifecycle, safety
 from selvsync.plan import keys as keyplan
 from selvsync.plan import merchant as merchantplan
+from selvsync.plan import onbehalfof as oboplan
 from selvsync.plan import secrets as secretplan
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import (
@@ -147,6 +148,8 @@ class _LiveIndex:
     moved: set[str] = field(default_factory=set)
     # Old clients of a replace that did not finish, by key: deactivated to complete it.
     leftovers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # How the API spells onbehalfof entries' name and URL (selvsync.plan.onbehalfof).
+    spelling: tuple[str, str] = oboplan.DEFAULT_SPELLING
 
 
 def _build_environment_plan(
@@ -158,6 +161,8 @@ def _build_environment_plan(
     index = _index_live(live, state, owner)
     plan.counts = index.counts
     plan.others = lifecycle.others_summary(index.others, owner)
+    if any(c.onbehalfof is not None for c in state.clients.values()):
+        index.spelling = oboplan.spelling_of(live.clients, live.onbehalfof.values())
     # 2. Two active clients with one marker: an unfinished replace is completed; anything
     #    else a person must resolve first.
     _resolve_duplicates(plan, index, state)
@@ -268,6 +273,27 @@ def _plan_declared(
             lifecycle.finish_replace(plan, wanted, live_client, old, live)
             _fingerprint(plan, live, old, options)
     _merchant_change(plan, state, wanted, live_client, live)
+    _onbehalfof_changes(plan, wanted, live_client, live, index)
+
+
+def _onbehalfof_changes(
+    plan: EnvironmentPlan,
+    wanted: DesiredClient,
+    live_client: dict[str, Any] | None,
+    live: LiveSnapshot,
+    index: _LiveIndex,
+) -> None:
+    if wanted.onbehalfof is None:
+        return
+    made = {c.action for c in plan.changes if c.key == wanted.key} & {
+        Action.CREATE, Action.REPLACE}
+    if made:  # a new client has no entries yet: apply writes them to the one it made
+        oboplan.plan_client(plan, wanted, None, None, index.spelling)
+    elif live_client is not None:
+        entries = oboplan.live_entries(live_client, live.onbehalfof)
+        oboplan.plan_client(
+            plan, wanted, str(live_client["client_id"]), entries, index.spelling
+        )
 
 
 def _plan_deactivations(
@@ -582,3 +608,4 @@ def _merchant_change(
 
 def _check_safety(plan: EnvironmentPlan, state: DesiredState) -> None:
     safety.check_limits(plan, state.environment.safety)
+    oboplan.check_limits(plan, state.environment.safety, state.clients)

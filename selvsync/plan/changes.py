@@ -48,6 +48,9 @@ class Change:
     # registers on its client: apply frees them on the old client first.
     keys_moved: list[str] = field(default_factory=list)
     keys_from: str | None = None
+    # onbehalfof-create/update/delete (selvsync.plan.onbehalfof): ``key`` is the client's,
+    # this is the entry's id; ``body`` is the entry as sent (the API's own spelling).
+    entry: str | None = None
 
     @property
     def destructive(self) -> bool:
@@ -75,6 +78,9 @@ class LiveSnapshot:
     clients: list[dict[str, Any]]
     jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     merchant: dict[str, dict[str, Any]] | None = None  # None: the environment has no API
+    # onbehalfof entries read with GET /clients/{id}/onbehalfof, by client_id: only for
+    # clients whose listing object did not carry them (selvsync.live.onbehalfof).
+    onbehalfof: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Clients whose key set was not read because their marker shows it is exactly the declared
     # set, none expiring soon (selvsync.plan.keys.vouched); a read set in ``jwks`` wins.
     vouched: frozenset[str] = frozenset()

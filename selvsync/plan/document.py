@@ -56,6 +56,8 @@ def change_as_dict(change: Change, *, bodies: bool = False) -> dict[str, Any]:
     if change.keys_moved:
         out["keys_moved"] = list(change.keys_moved)
         out["keys_from"] = change.keys_from
+    if change.entry is not None:  # onbehalfof-*: the entry's id (the client is ``key``)
+        out["onbehalfof"] = change.entry
     if bodies:
         out["body"] = change.body
         out["jwks"] = change.jwks
@@ -87,6 +89,7 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
         successor=_optional_str(data.get("successor")),
         keys_moved=[str(k) for k in data.get("keys_moved", [])],
         keys_from=_optional_str(data.get("keys_from")),
+        entry=_optional_str(data.get("onbehalfof")),
     )
 
 
@@ -238,7 +241,7 @@ def changes_digest(env: EnvironmentPlan) -> str:
     (octoDNS's checksum idea): equal digests mean apply does exactly what was reviewed."""
     items = sorted(
         (scrub(change_digest_item(c), MASK) for c in env.changes),
-        key=lambda d: (str(d["key"]), str(d["action"])),
+        key=lambda d: (str(d["key"]), str(d["action"]), str(d.get("onbehalfof", ""))),
     )
     text = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -13,6 +13,7 @@ from typing import Any
 
 from selvsync.errors import StalePlanError
 from selvsync.marker import classify_owner, index_managed
+from selvsync.plan import onbehalfof as oboplan
 from selvsync.plan.changes import (
     JWKS_SUFFIX,
     EnvironmentPlan,
@@ -28,6 +29,10 @@ def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:
     problems: list[str] = []
     current = {str(c.get("client_id")): c for c in live.clients}
     for entry, digest in sorted(saved.fingerprints.items()):
+        if entry.endswith(oboplan.SUFFIX):
+            problems += _entries_moved(entry[: -len(oboplan.SUFFIX)], digest, current, live,
+                                       owner)
+            continue
         cid, is_jwks, _ = entry.partition(JWKS_SUFFIX)
         client = current.get(cid)
         if client is None:
@@ -45,6 +50,24 @@ def moved(saved: EnvironmentPlan, live: LiveSnapshot, owner: str) -> list[str]:
         if key in present:
             problems.append(f"'{key}' was planned for create but now exists")
     return [f"{saved.name}: {p}" for p in problems]
+
+
+def _entries_moved(cid: str, digest: str, current: dict[str, dict[str, Any]],
+                   live: LiveSnapshot, owner: str) -> list[str]:
+    client = current.get(cid)
+    if client is None:
+        return []  # the client's own fingerprint says it is gone
+    entries = oboplan.live_entries(client, live.onbehalfof) or []
+    if oboplan.fingerprint(entries) != digest:
+        return [f"the onbehalfof entries of {_name(client, owner)} changed since the plan "
+                "was made"]
+    return []
+
+
+def onbehalfof_ids(saved: EnvironmentPlan) -> list[str]:
+    """The clients whose onbehalfof entries the saved plan compared."""
+    return sorted(e[: -len(oboplan.SUFFIX)] for e in saved.fingerprints
+                  if e.endswith(oboplan.SUFFIX))
 
 
 def _name(client: dict[str, Any], owner: str) -> str:

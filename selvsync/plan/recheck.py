@@ -18,11 +18,14 @@ from selvsync.errors import StalePlanError
 from selvsync.plan import document
 from selvsync.plan.changes import Change, EnvironmentPlan, Plan
 
-Identity = tuple[str, str, str, str | None]
+Identity = tuple[str, str, str, str | None, str | None]
 
 
 def identity(change: Change) -> Identity:
-    return (change.environment, change.key, str(change.action), change.client_id)
+    """What a change is about: one client, plus the consumer of a grant or revoke or the id
+    of an onbehalfof entry (several changes of one action may touch one client or scope)."""
+    part = change.entry if change.entry is not None else change.consumer
+    return (change.environment, change.key, str(change.action), change.client_id, part)
 
 
 def content(change: Change) -> str:
@@ -84,4 +87,5 @@ def _restrict(env: EnvironmentPlan, wanted: set[Identity]) -> EnvironmentPlan:
 
 def _label(change: Change) -> str:
     who = f" ({change.client_id})" if change.client_id else ""
-    return f"{change.environment}: {change.action} '{change.key}'{who}"
+    entry = f" onbehalfof {change.entry}" if change.entry is not None else ""
+    return f"{change.environment}: {change.action} '{change.key}'{entry}{who}"

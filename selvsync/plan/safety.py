@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from selvsync.model import DesiredState, SafetyLimits
-from selvsync.plan.actions import Action
+from selvsync.plan.actions import ACTIONS, Action
 from selvsync.plan.changes import EnvironmentPlan, LiveSnapshot, Plan
 
 
@@ -140,7 +140,7 @@ def check_empty_listing(plan: EnvironmentPlan, state: DesiredState, live: LiveSn
 def check_limits(plan: EnvironmentPlan, limits: SafetyLimits) -> None:
     """Protected clients and the size limits on deactivations and replacements."""
     managed = plan.counts.get("managed", 0) + plan.counts.get("orphaned", 0)
-    destroy = [c for c in plan.changes if c.destructive]
+    destroy = [c for c in plan.changes if c.destructive and ACTIONS[c.action].client_action]
     for change in destroy:
         if change.protected:
             verb = "deactivated" if change.action == Action.DEACTIVATE else "replaced"

@@ -25,6 +25,7 @@ from selvsync.model import DesiredScope, DesiredState
 from selvsync.plan.actions import Action
 from selvsync.plan.changes import Change, EnvironmentPlan
 from selvsync.plan.diff import FieldChange
+from selvsync.plan.safety import Refusal, RefusalKind
 from selvsync.rules.scopes import IDENTITY, READ_ONLY, compared, is_field, owns
 
 ABSENT: Final = "absent"  # the fingerprint of a scope that did not exist when planned
@@ -82,9 +83,15 @@ def is_provider(state: DesiredState) -> bool:
 
 
 def access_to_read(state: DesiredState, live_scopes: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The live scopes whose access lists the plan compares: the declared ones that exist."""
-    names = {str(s.get("name") or _name(s)) for s in live_scopes}
-    return sorted(n for n in state.scopes if n in names)
+    """The live scopes whose access lists the plan needs: the declared ones that exist, and
+    the active owned ones that are no longer declared (their consumers would lose access)."""
+    owned = state.environment.scopes.owned
+    out = set()
+    for scope in live_scopes:
+        name = str(scope.get("name") or _name(scope))
+        if name in state.scopes or (scope.get("active") is not False and owns(owned, name)):
+            out.add(name)
+    return sorted(out)
 
 
 def consumer_scopes(state: DesiredState) -> dict[str, list[str]]:
@@ -159,6 +166,7 @@ def plan_scopes(plan: EnvironmentPlan, state: DesiredState, snap: ScopeSnapshot)
                    "once (a deactivated scope can be reactivated by declaring it again)"],
         ))
         plan.scope_fingerprints[name] = scope_fingerprint(scope)
+        _refuse_losing_consumers(plan, name, snap.access.get(name, []))
     _check_empty_listing(plan, state, snap)
     _check_safety(plan, state, counts["managed"] + counts["orphaned"])
 
@@ -283,6 +291,29 @@ def _check_empty_listing(plan: EnvironmentPlan, state: DesiredState, snap: Scope
         plan.refusals.append(message + "; on a true first run, apply with --force")
     else:
         plan.warnings.append(message + ".")
+
+
+def _refuse_losing_consumers(
+    plan: EnvironmentPlan, name: str, entries: list[dict[str, Any]]
+) -> None:
+    """A scope has no marker to remember `protect:` once it leaves the YAML, so deactivating
+    one that consumers still use is refused until the run names it on purpose."""
+    users = [e for e in entries if e.get("state") == "APPROVED"]
+    if not users:
+        return
+    who = ", ".join(
+        _label(str(e.get("consumer_orgno")), e.get("consumer_organization_name"))
+        for e in users[:5]
+    ) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+    plan.refusals.append(
+        Refusal(
+            f"scope '{name}' is no longer declared but {len(users)} consumer(s) use it "
+            f"({who}); deactivating it breaks them at once: pass --allow-deactivate {name} "
+            "if that is meant",
+            RefusalKind.PROTECTED,
+            name,
+        )
+    )
 
 
 def _check_safety(plan: EnvironmentPlan, state: DesiredState, managed: int) -> None:

@@ -12,7 +12,8 @@ def report_table(report: ApplyReport) -> str:
         rows.append(
             (
                 change.environment,
-                change.key + (f" -> {change.consumer}" if change.consumer else ""),
+                change.key + (f" -> {change.consumer}" if change.consumer else "")
+                + (f" onbehalfof {change.entry}" if change.entry is not None else ""),
                 str(change.action),
                 str(outcome.status),
                 outcome.client_id or change.client_id or "-",

@@ -119,6 +119,8 @@ def client_label(change: Change) -> str:
         who = f"{change.consumer_name} ({change.consumer})" if change.consumer_name \
             else change.consumer
         label += f" -> {clean(who)}"
+    if change.entry is not None:  # an onbehalfof entry: the client, then the entry's id
+        label += f" onbehalfof {clean(change.entry)}"
     if change.client_id:
         label += f" (client_id {clean(change.client_id)})"
     return label

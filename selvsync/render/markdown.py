@@ -69,7 +69,7 @@ def _count_cell(action: Action, n: int) -> str:
 def _summary_table(plan: Plan) -> list[str]:
     totals = plan.summary()
     # Scope columns only for plans that change scopes: a clients-only plan reads as before.
-    order = [a for a in render_order() if not ACTIONS[a].scope or totals[str(a)]]
+    order = [a for a in render_order() if not ACTIONS[a].optional_column or totals[str(a)]]
     titles = [ACTIONS[a].title for a in order]
     lines = [
         "| Environment | " + " | ".join(titles) + " | Status |",
@@ -170,7 +170,7 @@ def _diff_lines(change: Change) -> list[str]:
     for fc in change.fields:
         before, after = field_values(fc)
         name = clean(fc.field)
-        if change.action in (Action.CREATE, Action.SCOPE_CREATE):
+        if change.action in (Action.CREATE, Action.SCOPE_CREATE, Action.ONBEHALFOF_CREATE):
             if is_list_change(None, after):
                 lines.append(f"+ {name}:")
                 lines += [f"+   {format_value(v)}" for v in after or []]
@@ -214,6 +214,8 @@ def _details(change: Change) -> str:
         who = clean(f"{change.consumer_name} ({change.consumer})" if change.consumer_name
                     else change.consumer)
         summary += f" consumer <code>{html.escape(who)}</code>"
+    if change.entry is not None:
+        summary += f" onbehalfof <code>{html.escape(clean(change.entry))}</code>"
     if change.client_id:
         summary += f" client_id <code>{html.escape(clean(change.client_id))}</code>"
     if change.destructive:

@@ -85,7 +85,7 @@ def _field_lines(change: Change, fc: FieldChange, p: _Painter) -> list[str]:
     before, after = field_values(fc)
     name = clean(fc.field)
     plus, minus = p("+", "green"), p("-", "red")
-    if change.action in (Action.CREATE, Action.SCOPE_CREATE):
+    if change.action in (Action.CREATE, Action.SCOPE_CREATE, Action.ONBEHALFOF_CREATE):
         # A new client has no "before": show only what will be sent.
         if is_list_change(None, after):
             return [f"{_FIELD_INDENT}{plus} {name}:"] + [
@@ -113,7 +113,7 @@ def _change_lines(change: Change, p: _Painter) -> list[str]:
     tag = p(f"{spec.symbol:<3} {action}", spec.colour)
     # Client actions set the column (scope actions may run past it; plans without scope
     # changes read as they always have).
-    width = max(len(str(a)) for a, s in ACTIONS.items() if not s.scope)
+    width = max(len(str(a)) for a, s in ACTIONS.items() if s.client_action)
     pad = " " * max(0, width - len(action))   # outside the colour: keys line up either way
     head = f"  {tag}{pad} {client_label(change)}"
     if change.protected:

@@ -401,6 +401,17 @@ def test_scopes_least_privilege_by_default():
     assert scopes_for(configured, "plan") == ("idporten:dcr.read",)
 
 
+def test_a_supplier_credential_adds_the_supplier_scope_and_yaml_cannot():
+    supplier = "idporten:dcr.supplier"
+    assert scopes_for({}, "plan", supplier=True) == ("idporten:dcr.read", supplier)
+    assert scopes_for({}, "apply", supplier=True) == (
+        "idporten:dcr.read", "idporten:dcr.write", supplier)
+    narrowed = {"scopes": {"apply": ["idporten:dcr.read", supplier]}}
+    # A narrowed list keeps the supplier scope only because the organisations say so.
+    assert scopes_for(narrowed, "apply") == ("idporten:dcr.read",)
+    assert scopes_for(narrowed, "apply", supplier=True) == ("idporten:dcr.read", supplier)
+
+
 def test_assertion_lifetime_is_capped():
     with pytest.raises(ValueError, match=r"1\.\.120"):
         MaskinportenTokenProvider(

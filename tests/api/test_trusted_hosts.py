@@ -134,3 +134,63 @@ def test_a_ca_bundle_in_yaml_is_refused(
     err = capsys.readouterr().err
     assert "environments.test.auth.ca_bundle: a CA bundle in YAML" in err
     assert "SELVSYNC_CA_BUNDLE" in err
+
+
+def _workspace(root: Path, pki: Pki, api: str, *, supplier: bool, extra: str = "") -> Path:
+    """A project of two customers reached through the project's credential."""
+    _project(root, pki, api, "https://mp.example.net/token", extra)
+    (root / "environments" / "test.yaml").unlink()
+    (root / "environments").rmdir()
+    text = (root / "selvsync.yaml").read_text()
+    text += f"supplier: {'true' if supplier else 'false'}\norganisations:\n"
+    for name, orgno in (("nordby", "910000004"), ("sorvik", "910000012")):
+        text += f'  {name}: {{orgno: "{orgno}"}}\n'
+        (root / "organisations" / name).mkdir(parents=True)
+        (root / "organisations" / name / "test.yaml").write_text("clients: {}\n")
+    (root / "selvsync.yaml").write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("command", "supplier", "scope"),
+    [
+        ("plan", True, "idporten:dcr.read idporten:dcr.supplier"),
+        ("apply", True, "idporten:dcr.read idporten:dcr.supplier idporten:dcr.write"),
+        ("plan", False, "idporten:dcr.read"),
+        ("apply", False, "idporten:dcr.read idporten:dcr.write"),
+    ],
+)
+def test_a_supplier_credential_asks_for_the_supplier_scope_too(
+    tmp_path: Path,
+    pki: Pki,
+    served: Callable[..., _Served],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    supplier: bool,
+    scope: str,
+) -> None:
+    """`supplier: true` in selvsync.yaml (not a scope list) adds idporten:dcr.supplier to the
+    one grant of the shared credential; a group's credential never asks for it."""
+    digdir = served()
+    project = _workspace(tmp_path, pki, digdir.base, supplier=supplier)
+    monkeypatch.setenv("SELVSYNC_TRUSTED_HOSTS", "mp.example.net")
+    capture = _Capture(monkeypatch)
+    args = [command, "-C", str(project)] + (["--auto-approve"] if command == "apply" else [])
+    assert main(args) != 0  # the stand-in token endpoint refuses every grant
+    assert capsys.readouterr().err
+    assert {claims["scope"] for claims in capture.signed} == {scope}
+
+
+def test_yaml_cannot_ask_for_the_supplier_scope(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(
+        tmp_path, pki, "https://api.test.samarbeid.digdir.no", "https://test.maskinporten.no/token",
+        ", scopes: {apply: [idporten:dcr.write, idporten:dcr.supplier]}",
+    )
+    capture = _Capture(monkeypatch)
+    assert main(["plan", "-C", str(project)]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "'idporten:dcr.supplier' may not be requested for apply" in err
+    assert capture.signed == []

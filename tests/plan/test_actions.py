@@ -51,22 +51,26 @@ def test_ranks_are_unique() -> None:
 
 def test_orders_and_phases_are_the_documented_ones() -> None:
     A = Action
-    assert render_order() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE,
-                              A.CREATE, A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.ADOPT, A.RENAME,
-                              A.UPDATE, A.SCOPE_UPDATE, A.GRANT, A.UPDATE_KEYS, A.ROTATE_SECRET,
+    assert render_order() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.ONBEHALFOF_DELETE,
+                              A.REPLACE, A.CREATE, A.SCOPE_CREATE, A.SCOPE_REACTIVATE,
+                              A.ONBEHALFOF_CREATE, A.ADOPT, A.RENAME, A.UPDATE, A.SCOPE_UPDATE,
+                              A.GRANT, A.ONBEHALFOF_UPDATE, A.UPDATE_KEYS, A.ROTATE_SECRET,
                               A.MERCHANT]
     assert phrase_order() == [A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE, A.ADOPT, A.RENAME,
                               A.UPDATE_KEYS, A.ROTATE_SECRET, A.MERCHANT, A.SCOPE_DEACTIVATE,
                               A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE, A.GRANT,
-                              A.REVOKE]
+                              A.REVOKE, A.ONBEHALFOF_CREATE, A.ONBEHALFOF_UPDATE,
+                              A.ONBEHALFOF_DELETE]
     # Scopes before clients (a client may declare a scope made in the same apply); grants
     # after their scopes; revocations and deactivations last.
     assert [set(p) for p in apply_phases()] == [
         {A.SCOPE_CREATE, A.SCOPE_REACTIVATE, A.SCOPE_UPDATE}, {A.CREATE, A.GRANT},
         {A.ADOPT, A.RENAME, A.UPDATE}, {A.UPDATE_KEYS, A.ROTATE_SECRET}, {A.REPLACE},
-        {A.MERCHANT}, {A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE},
+        {A.MERCHANT, A.ONBEHALFOF_CREATE, A.ONBEHALFOF_UPDATE},
+        {A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.ONBEHALFOF_DELETE},
     ]
-    assert destructive() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.REPLACE]
+    assert destructive() == [A.DEACTIVATE, A.SCOPE_DEACTIVATE, A.REVOKE, A.ONBEHALFOF_DELETE,
+                             A.REPLACE]
     assert always_counted() == {A.CREATE, A.UPDATE, A.REPLACE, A.DEACTIVATE}
 
 

@@ -54,6 +54,7 @@ def test_summaries_count_every_action() -> None:
         "deactivate": 1, "replace": 0, "create": 2, "adopt": 0, "rename": 0, "update": 1,
         "update-keys": 0, "rotate-secret": 0, "merchant": 1, "scope-deactivate": 0,
         "revoke": 0, "scope-create": 0, "scope-reactivate": 0, "scope-update": 0, "grant": 0,
+        "onbehalfof-create": 0, "onbehalfof-update": 0, "onbehalfof-delete": 0,
     }
     assert plan.summary()["replace"] == 1 and plan.summary()["create"] == 2
     assert list(plan.summary()) == list(plan.environments[0].summary())

@@ -123,3 +123,18 @@ def test_the_scope_benchmark_counts_two_listings_plus_one_read_per_scope(
         assert row.requests == {
             "GET /clients": 1, "GET /prefix": 1, "GET /scopes": 1, "GET /scopes/access": 6,
         }
+
+
+def test_the_organisations_benchmark_counts_one_grant_and_listing_per_credential(
+    admin: AdminKey,
+) -> None:
+    from benchmarks.organisations_bench import organisations_scenario
+
+    config = dataclasses.replace(TINY, organisations=(3, 2), organisations_latency_ms=1)
+    rows = organisations_scenario(admin, config, lambda _: None)
+    assert len(rows) == 4
+    for supplier, separate in (rows[0:2], rows[2:4]):
+        assert supplier.met and supplier.extra["plan_empty"]
+        assert supplier.requests == {"POST /token": 1, "GET /clients": 1}
+        assert separate.met and separate.extra["plan_empty"]
+        assert separate.requests == {"POST /token": 3, "GET /clients": 3}

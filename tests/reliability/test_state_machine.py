@@ -283,6 +283,8 @@ class SelvsyncMachine(RuleBasedStateMachine):
         old = data.draw(st.sampled_from(olds), label="renamed key")
         new = data.draw(st.sampled_from(free), label="new key")
         self.declared[new] = self.declared.pop(old)
+        if old in self.pins:  # a client adopted by client_id keeps its pin under its new key
+            self.pins[new] = self.pins.pop(old)
         self.renamed = {new: old}
         self.write_yaml()
         event("rename: written")

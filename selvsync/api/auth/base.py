@@ -17,7 +17,7 @@ import httpx
 
 from selvsync.api.errors import CredentialsError
 from selvsync.api.retry import RetryPolicy
-from selvsync.model import READ_SCOPES, WRITE_SCOPES, WRITE_SCOPES_ALLOWED
+from selvsync.model import READ_SCOPES, SUPPLIER_SCOPE, WRITE_SCOPES, WRITE_SCOPES_ALLOWED
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -55,17 +55,25 @@ class Builder(Protocol):
     def __call__(self, settings: Mapping[str, Any], context: BuildContext) -> TokenProvider: ...
 
 
-def scopes_for(settings: Mapping[str, Any], command: str) -> tuple[str, ...]:
+def scopes_for(
+    settings: Mapping[str, Any], command: str, *, supplier: bool = False
+) -> tuple[str, ...]:
     """The scopes ``command`` asks for. Only "apply" (apply, rotate-secret, merchant confirm)
     gets write scopes; `auth.scopes.apply` in YAML may narrow them, never widen (the config
-    check refuses anything else, and this filter holds even if it were bypassed)."""
+    check refuses anything else, and this filter holds even if it were bypassed).
+
+    ``supplier``: the credential acts for other organisations (decided by `organisations:`
+    and `supplier: true`, never by a scope list in YAML), so every command also asks for
+    ``idporten:dcr.supplier``: without it Digdir lists only the supplier's own clients."""
+    extra = (SUPPLIER_SCOPE,) if supplier else ()
     if command != "apply":
-        return READ_SCOPES
+        return READ_SCOPES + extra
     configured = settings.get("scopes") or {}
     wanted = configured.get("apply") if isinstance(configured, Mapping) else None
     if not wanted:
-        return WRITE_SCOPES
-    return tuple(s for s in dict.fromkeys(str(s) for s in wanted) if s in WRITE_SCOPES_ALLOWED)
+        return WRITE_SCOPES + extra
+    narrowed = (s for s in dict.fromkeys(str(s) for s in wanted) if s in WRITE_SCOPES_ALLOWED)
+    return (*narrowed, *extra)
 
 
 def resolve(project_dir: Path, value: str) -> Path:
