@@ -13,6 +13,7 @@ from selvsync.apply.runner import apply_plan, rotate_secret_now
 from selvsync.cli import connecting
 from selvsync.cli.options import (
     color,
+    confirm_apply,
     directory_option,
     one_environment_option,
     override_options,
@@ -166,7 +167,9 @@ def _ready(
     if not result.automatic:
         click.echo(f"Nothing for selvsync to apply; {manual} manual step(s) listed above.")
         return ExitCode.OK
-    if not auto_approve and not _confirm(len(result.automatic)):
+    if not auto_approve and not confirm_apply(
+        len(result.automatic), "--auto-approve (or apply a saved PLANFILE)"
+    ):
         click.echo("Apply cancelled; nothing changed.", err=True)
         return ExitCode.REFUSED
     return None
@@ -277,18 +280,3 @@ def rotate_secret(directory: Path, env: str, key: str) -> int:
         "Digdir keeps the old one working for about 30 minutes."
     )
     return ExitCode.OK
-
-
-def _confirm(count: int) -> bool:
-    if not sys.stdin.isatty():
-        raise UnsafePlanError(
-            "no terminal to confirm on; review the plan and pass "
-            "--auto-approve (or apply a saved PLANFILE) to apply without asking"
-        )
-    answer = click.prompt(
-        f"Apply these {count} changes? Only 'yes' is accepted",
-        default="",
-        show_default=False,
-        err=True,
-    )
-    return bool(answer.strip() == "yes")

@@ -11,7 +11,7 @@ import click
 from selvsync.cli.options import project_options, workspace_mode
 from selvsync.config import load_project
 from selvsync.errors import ExitCode
-from selvsync.model import Project
+from selvsync.model import DesiredState, Project
 from selvsync.yaml import dump
 
 
@@ -44,15 +44,7 @@ def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
     project = _load(directory, envs)
     out: dict[str, Any] = {}
     for name, state in project.states.items():
-        clients: dict[str, Any] = {}
-        for key, client in state.clients.items():
-            entry = dict(client.fields)
-            entry.update(client.settings())
-            if client.keys:
-                entry["keys"] = [{"kid": k["kid"], "alg": k["alg"]} for k in client.keys]
-            if client.merchant and not client.merchant.empty:
-                entry["merchant"] = client.merchant.as_dict()
-            clients[key] = entry
+        clients = effective_clients(state)
         out[name] = {
             "production": state.environment.production,
             "api": state.environment.api,
@@ -62,3 +54,17 @@ def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
         }
     click.echo(dump(out), nl=False)
     return ExitCode.OK
+
+
+def effective_clients(state: DesiredState) -> dict[str, Any]:
+    """Each client as `show` prints it: its fields, selvsync's settings, kids, merchant data."""
+    clients: dict[str, Any] = {}
+    for key, client in state.clients.items():
+        entry = dict(client.fields)
+        entry.update(client.settings())
+        if client.keys:
+            entry["keys"] = [{"kid": k["kid"], "alg": k["alg"]} for k in client.keys]
+        if client.merchant and not client.merchant.empty:
+            entry["merchant"] = client.merchant.as_dict()
+        clients[key] = entry
+    return clients

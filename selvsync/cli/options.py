@@ -152,3 +152,21 @@ def set_verbosity(count: int) -> None:
 
 def verbosity() -> int:
     return _verbosity["level"]
+
+
+def confirm_apply(count: int, skip_with: str) -> bool:
+    """Ask for `yes` on a terminal; no terminal is a refusal naming ``skip_with``."""
+    from selvsync.errors import UnsafePlanError
+
+    if not sys.stdin.isatty():
+        raise UnsafePlanError(
+            f"no terminal to confirm on; review the plan and pass {skip_with} to apply "
+            "without asking"
+        )
+    answer = click.prompt(
+        f"Apply these {count} changes? Only 'yes' is accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    return bool(answer.strip() == "yes")

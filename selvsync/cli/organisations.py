@@ -22,7 +22,8 @@ import click
 from selvsync.apply.after import check_after_apply
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import connecting
-from selvsync.cli.options import color, progress
+from selvsync.cli.inspect import effective_clients
+from selvsync.cli.options import color, confirm_apply, progress
 from selvsync.config.organisations import load_workspace
 from selvsync.errors import ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.live.organisations import WorkspaceRun, plan_workspace
@@ -62,15 +63,7 @@ def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
             continue
         per_env: dict[str, Any] = {}
         for env, state in project.states.items():
-            clients: dict[str, Any] = {}
-            for key, client in state.clients.items():
-                entry = dict(client.fields)
-                entry.update(client.settings())
-                if client.keys:
-                    entry["keys"] = [{"kid": k["kid"], "alg": k["alg"]} for k in client.keys]
-                if client.merchant and not client.merchant.empty:
-                    entry["merchant"] = client.merchant.as_dict()
-                clients[key] = entry
+            clients = effective_clients(state)
             per_env[env] = {
                 "api": state.environment.api,
                 "files": state.files,
@@ -196,7 +189,10 @@ def _apply(
         click.echo("Nothing to apply.")
         return ExitCode.OK
     if not auto_approve:
-        _confirm(sum(len(o.plan.automatic) for o in todo if o.plan is not None))
+        count = sum(len(o.plan.automatic) for o in todo if o.plan is not None)
+        if not confirm_apply(count, "--auto-approve"):
+            click.echo("Apply cancelled; nothing changed.", err=True)
+            return ExitCode.REFUSED
     failed: dict[str, str] = {}
     for org in todo:
         assert org.plan is not None
@@ -236,19 +232,3 @@ def _apply(
         return ExitCode.PARTIAL
     click.echo("Apply complete: live state matches the configuration in every organisation.")
     return ExitCode.OK
-
-
-def _confirm(count: int) -> None:
-    if not sys.stdin.isatty():
-        raise UnsafePlanError(
-            "no terminal to confirm on; review the plan and pass --auto-approve to apply "
-            "without asking"
-        )
-    answer = click.prompt(
-        f"Apply these {count} changes? Only 'yes' is accepted",
-        default="",
-        show_default=False,
-        err=True,
-    )
-    if answer.strip() != "yes":
-        raise click.Abort()

@@ -5,6 +5,7 @@ supplier credential, hostile adoptions, and isolation between organisations shar
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -363,3 +364,21 @@ def test_group_of_three_with_own_credentials_over_loopback(
         assert "No changes in 3 organisation(s)" in out
     finally:
         server.shutdown()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_answering_no_cancels_every_organisation_with_exit_4(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = emulator()
+    use(monkeypatch, emu)
+    supplier_project(tmp_path, customers=2)
+    monkeypatch.setattr("sys.stdin", _Terminal("no\n"))
+    code, _, err = cli("apply", "-C", str(tmp_path))
+    assert code == 4, err
+    assert "Apply cancelled; nothing changed." in err
+    assert raw(emu) == []
