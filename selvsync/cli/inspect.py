@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from selvsync.cli.options import project_options, workspace_mode
+from selvsync.cli.options import effective_clients, project_options, workspace_mode
 from selvsync.config import load_project
 from selvsync.errors import ExitCode
-from selvsync.model import DesiredState, Project
+from selvsync.model import Project
 from selvsync.yaml import dump
 
 
@@ -55,16 +55,3 @@ def show(directory: Path, envs: tuple[str, ...], orgs: tuple[str, ...]) -> int:
     click.echo(dump(out), nl=False)
     return ExitCode.OK
 
-
-def effective_clients(state: DesiredState) -> dict[str, Any]:
-    """Each client as `show` prints it: its fields, selvsync's settings, kids, merchant data."""
-    clients: dict[str, Any] = {}
-    for key, client in state.clients.items():
-        entry = dict(client.fields)
-        entry.update(client.settings())
-        if client.keys:
-            entry["keys"] = [{"kid": k["kid"], "alg": k["alg"]} for k in client.keys]
-        if client.merchant and not client.merchant.empty:
-            entry["merchant"] = client.merchant.as_dict()
-        clients[key] = entry
-    return clients

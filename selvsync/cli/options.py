@@ -7,10 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.decorators import FC
+
+if TYPE_CHECKING:  # the model is loaded by the commands that use it, not at start-up
+    from selvsync.model import DesiredState
 
 ROOT_DIRECTORY = "selvsync.directory"  # -C given before the command: ctx.meta key
 
@@ -170,3 +173,17 @@ def confirm_apply(count: int, skip_with: str) -> bool:
         err=True,
     )
     return bool(answer.strip() == "yes")
+
+
+def effective_clients(state: DesiredState) -> dict[str, Any]:
+    """Each client as `show` prints it: its fields, selvsync's settings, kids, merchant data."""
+    clients: dict[str, Any] = {}
+    for key, client in state.clients.items():
+        entry = dict(client.fields)
+        entry.update(client.settings())
+        if client.keys:
+            entry["keys"] = [{"kid": k["kid"], "alg": k["alg"]} for k in client.keys]
+        if client.merchant and not client.merchant.empty:
+            entry["merchant"] = client.merchant.as_dict()
+        clients[key] = entry
+    return clients

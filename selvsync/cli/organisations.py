@@ -22,8 +22,7 @@ import click
 from selvsync.apply.after import check_after_apply
 from selvsync.apply.runner import apply_plan
 from selvsync.cli import connecting
-from selvsync.cli.inspect import effective_clients
-from selvsync.cli.options import color, confirm_apply, progress
+from selvsync.cli.options import color, confirm_apply, effective_clients, progress
 from selvsync.config.organisations import load_workspace
 from selvsync.errors import ExitCode, SelvsyncError, UnsafePlanError
 from selvsync.live.organisations import WorkspaceRun, plan_workspace
